@@ -1,0 +1,123 @@
+#include <arrow/buffer.h>
+
+#include <atomic>
+#include <thread>
+
+#include "strata/storage/fault_injection.h"
+#include "strata/storage/local_store.h"
+#include "strata/testing/gtest_util.h"
+
+namespace strata::storage {
+namespace {
+
+std::string Str(const std::shared_ptr<arrow::Buffer>& b) { return b->ToString(); }
+
+/// The conformance suite every ObjectStore implementation runs.
+class ObjectStoreConformance : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    auto local = MakeLocalStore(dir_.path());
+    ASSERT_TRUE(local.ok());
+    if (GetParam() == "local") {
+      store_ = *local;
+    } else {
+      store_ = std::make_shared<FaultInjectingStore>(*local);  // disarmed: must behave the same
+    }
+  }
+  testing::TempDir dir_;
+  std::shared_ptr<ObjectStore> store_;
+};
+
+TEST_P(ObjectStoreConformance, WriteReadOverwrite) {
+  ASSERT_OK(store_->Write("a/b/c.txt", "one"));
+  ASSERT_OK_AND_ASSIGN(auto b, store_->Read("a/b/c.txt"));
+  EXPECT_EQ(Str(b), "one");
+  ASSERT_OK(store_->Write("a/b/c.txt", "two!"));
+  ASSERT_OK_AND_ASSIGN(b, store_->Read("a/b/c.txt"));
+  EXPECT_EQ(Str(b), "two!");
+  ASSERT_OK_AND_ASSIGN(auto h, store_->Head("a/b/c.txt"));
+  ASSERT_TRUE(h.has_value());
+  EXPECT_EQ(h->size, 4);
+  EXPECT_GT(h->mtime_ms, 0);
+}
+
+TEST_P(ObjectStoreConformance, MissingObjects) {
+  auto r = store_->Read("nope");
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(IsNotFound(r.status()));
+  ASSERT_OK_AND_ASSIGN(auto h, store_->Head("nope"));
+  EXPECT_FALSE(h.has_value());
+  ASSERT_OK_AND_ASSIGN(auto l, store_->List("no/such/dir"));
+  EXPECT_TRUE(l.empty());
+  ASSERT_OK(store_->Delete("nope"));
+}
+
+TEST_P(ObjectStoreConformance, PutIfAbsentNeverReplaces) {
+  ASSERT_OK_AND_ASSIGN(bool first, store_->PutIfAbsent("log/1.json", "first"));
+  EXPECT_TRUE(first);
+  ASSERT_OK_AND_ASSIGN(bool second, store_->PutIfAbsent("log/1.json", "second"));
+  EXPECT_FALSE(second);
+  ASSERT_OK_AND_ASSIGN(auto b, store_->Read("log/1.json"));
+  EXPECT_EQ(Str(b), "first");
+}
+
+TEST_P(ObjectStoreConformance, PutIfAbsentHasOneWinnerUnderContention) {
+  constexpr int kThreads = 8;
+  for (int round = 0; round < 20; ++round) {
+    std::string path = "race/" + std::to_string(round);
+    std::atomic<int> winners{0};
+    std::vector<std::thread> ts;
+    for (int t = 0; t < kThreads; ++t) {
+      ts.emplace_back([&, t] {
+        auto r = store_->PutIfAbsent(path, "writer" + std::to_string(t));
+        if (r.ok() && *r) ++winners;
+      });
+    }
+    for (auto& t : ts) t.join();
+    EXPECT_EQ(winners.load(), 1);
+    ASSERT_OK_AND_ASSIGN(auto b, store_->Read(path));
+    EXPECT_EQ(Str(b).rfind("writer", 0), 0u);
+  }
+  // No temporary files are left behind.
+  ASSERT_OK_AND_ASSIGN(auto all, store_->ListRecursive(""));
+  for (const auto& o : all) EXPECT_EQ(o.path.find(".strata-tmp"), std::string::npos) << o.path;
+}
+
+TEST_P(ObjectStoreConformance, ListIsShallowAndRecursiveIsDeep) {
+  ASSERT_OK(store_->Write("d/x", "1"));
+  ASSERT_OK(store_->Write("d/sub/y", "22"));
+  ASSERT_OK_AND_ASSIGN(auto shallow, store_->List("d"));
+  ASSERT_EQ(shallow.size(), 1u);
+  EXPECT_EQ(shallow[0].path, "d/x");
+  ASSERT_OK_AND_ASSIGN(auto deep, store_->ListRecursive("d"));
+  EXPECT_EQ(deep.size(), 2u);
+  ASSERT_OK(store_->Delete("d/x"));
+  ASSERT_OK_AND_ASSIGN(shallow, store_->List("d"));
+  EXPECT_TRUE(shallow.empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, ObjectStoreConformance, ::testing::Values("local", "fault-wrapper"));
+
+TEST(FaultInjection, FailsTheNthCall) {
+  testing::TempDir dir;
+  auto local = *MakeLocalStore(dir.path());
+  FaultInjectingStore store(local);
+  store.FailNth(FaultInjectingStore::Op::kPutIfAbsent, 2);
+  ASSERT_OK(store.PutIfAbsent("a", "1").status());
+  auto r = store.PutIfAbsent("b", "2");
+  EXPECT_FALSE(r.ok());
+  ASSERT_OK_AND_ASSIGN(auto h, store.Head("b"));
+  EXPECT_FALSE(h.has_value());
+  ASSERT_OK(store.PutIfAbsent("c", "3").status());
+  EXPECT_EQ(store.calls(FaultInjectingStore::Op::kPutIfAbsent), 3);
+}
+
+TEST(OpenStoreTest, RejectsUnknownSchemes) {
+  auto r = OpenStore("gopher://x/y");
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(HasCode(r.status(), ErrorCode::kInvalidArgument));
+  EXPECT_NE(r.status().message().find("gopher"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace strata::storage
