@@ -361,6 +361,20 @@ struct Typed {
   bool is_null_literal() const { return literal && literal->kind == LiteralKind::kNull; }
 };
 
+/// -0.0 for 0.0 and the reverse; null for anything else.
+std::shared_ptr<Scalar> NegatedZero(const Scalar& s) {
+  if (!s.is_valid) return nullptr;
+  if (s.type->id() == Type::DOUBLE) {
+    const double v = static_cast<const arrow::DoubleScalar&>(s).value;
+    if (v == 0) return std::make_shared<arrow::DoubleScalar>(-v);
+  }
+  if (s.type->id() == Type::FLOAT) {
+    const float v = static_cast<const arrow::FloatScalar&>(s).value;
+    if (v == 0) return std::make_shared<arrow::FloatScalar>(-v);
+  }
+  return nullptr;
+}
+
 Typed FromScalar(std::shared_ptr<Scalar> s) {
   Typed t;
   t.type = s->type;
@@ -387,6 +401,11 @@ cp::Expression Balanced(const char* fn, const std::vector<cp::Expression>& terms
 
 cp::Expression Cast(cp::Expression e, std::shared_ptr<DataType> to) {
   return cp::call("cast", {std::move(e)}, cp::CastOptions::Safe(std::move(to)));
+}
+
+/// Integer to DOUBLE, rounding beyond 2^53 as SQL does (Arrow's safe cast refuses).
+cp::Expression ToDouble(cp::Expression e) {
+  return cp::call("cast", {std::move(e)}, cp::CastOptions::Unsafe(arrow::float64()));
 }
 
 bool IsTemporal(const std::shared_ptr<DataType>& t) {
@@ -500,9 +519,14 @@ class Translator {
       case NodeKind::kCast: {
         STRATA_ASSIGN_OR_RAISE(auto x, Convert(*c[0]));
         if (x.is_null_literal()) return FromScalar(arrow::MakeNullScalar(node.cast_type));
-        return Call("cast", {x.expr}, std::make_shared<cp::CastOptions>(
-                                          cp::CastOptions::Safe(node.cast_type)),
-                    node.cast_type);
+        auto options = std::make_shared<cp::CastOptions>(cp::CastOptions::Safe(node.cast_type));
+        // Integer to floating point rounds, as in SQL; other lossy casts are errors.
+        auto from = TypeOf(&x);
+        const auto to = node.cast_type->id();
+        if (from && IsInteger(from->id()) && (to == Type::DOUBLE || to == Type::FLOAT)) {
+          options->allow_float_truncate = true;
+        }
+        return Call("cast", {x.expr}, std::move(options), node.cast_type);
       }
       case NodeKind::kCall:
         return Function(node);
@@ -538,6 +562,22 @@ class Translator {
   /// Brings the two operands of a comparison or arithmetic to types Arrow accepts together,
   /// preferring to move the literal to the column's type.
   Status Unify(Typed* a, Typed* b) {
+    STRATA_RETURN_NOT_OK(UnifyTemporal(a, b));
+    // Arrow's implicit integer-to-float cast refuses integers beyond 2^53; SQL rounds them.
+    auto ta = TypeOf(a);
+    auto tb = TypeOf(b);
+    if (ta && tb && IsInteger(ta->id()) != IsInteger(tb->id())) {
+      Typed* integer = IsInteger(ta->id()) ? a : b;
+      const auto other = IsInteger(ta->id()) ? tb->id() : ta->id();
+      if (other == Type::DOUBLE || other == Type::FLOAT) {
+        integer->expr = ToDouble(std::move(integer->expr));
+        integer->type = arrow::float64();
+      }
+    }
+    return Status::OK();
+  }
+
+  Status UnifyTemporal(Typed* a, Typed* b) {
     if (a->literal && b->literal) return Status::OK();
     if (a->literal || b->literal) {
       Typed* lit = a->literal ? a : b;
@@ -632,8 +672,8 @@ class Translator {
       auto ta = TypeOf(&a);
       auto tb = TypeOf(&b);
       if (ta && tb && IsInteger(ta->id()) && IsInteger(tb->id())) {
-        a.expr = Cast(std::move(a.expr), arrow::float64());
-        b.expr = Cast(std::move(b.expr), arrow::float64());
+        a.expr = ToDouble(std::move(a.expr));
+        b.expr = ToDouble(std::move(b.expr));
       }
     }
     static constexpr const char* kNames[] = {"add_checked", "subtract_checked",
@@ -656,21 +696,30 @@ class Translator {
     for (size_t i = 1; i < c.size(); ++i) all_literals &= c[i]->kind == NodeKind::kLiteral;
     auto type = x.is_null_literal() ? nullptr : TypeOf(&x);
     if (all_literals && type) {
-      STRATA_ASSIGN_OR_RAISE(auto builder, arrow::MakeBuilder(type));
-      for (size_t i = 1; i < c.size(); ++i) {
+      std::vector<std::shared_ptr<Scalar>> values;
+      bool usable = true;
+      for (size_t i = 1; i < c.size() && usable; ++i) {
         STRATA_ASSIGN_OR_RAISE(auto coerced, CoerceLiteral(c[i]->literal, type));
         if (coerced.outcome == Coercion::kInexact) continue;  // no value of `type` equals it
-        if (coerced.outcome == Coercion::kIncompatible) {
-          return Error(ErrorCode::kInvalidArgument, "IN list value ",
-                       ToString(c[i]), " cannot be compared with ", type->ToString());
-        }
-        STRATA_RETURN_NOT_OK(builder->AppendScalar(*coerced.scalar));
+        // Values that need the column widened (a TIMESTAMP against a date column) go through
+        // the comparison path below.
+        usable = coerced.outcome == Coercion::kExact;
+        values.push_back(std::move(coerced.scalar));
       }
-      STRATA_ASSIGN_OR_RAISE(auto value_set, builder->Finish());
-      // INCONCLUSIVE is SQL's rule: NULL input, or no match with a NULL in the list, is NULL.
-      return finish(cp::call("is_in", {x.expr},
-                             cp::SetLookupOptions(value_set,
-                                                  cp::SetLookupOptions::INCONCLUSIVE)));
+      if (usable) {
+        STRATA_ASSIGN_OR_RAISE(auto builder, arrow::MakeBuilder(type));
+        for (const auto& v : values) {
+          STRATA_RETURN_NOT_OK(builder->AppendScalar(*v));
+          // is_in hashes floats by bit pattern; SQL has -0.0 = 0.0.
+          if (auto zero = NegatedZero(*v)) STRATA_RETURN_NOT_OK(builder->AppendScalar(*zero));
+        }
+        STRATA_ASSIGN_OR_RAISE(auto value_set, builder->Finish());
+        // INCONCLUSIVE is SQL's rule: NULL input, or no match with a NULL in the list, is
+        // NULL.
+        return finish(cp::call("is_in", {x.expr},
+                               cp::SetLookupOptions(value_set,
+                                                    cp::SetLookupOptions::INCONCLUSIVE)));
+      }
     }
     std::vector<cp::Expression> terms;
     for (size_t i = 1; i < c.size(); ++i) {

@@ -1,0 +1,1 @@
+a > 10 AND country IN ('FR', 'DE')

@@ -1,0 +1,1 @@
+name IS NULL OR name LIKE 'a%'

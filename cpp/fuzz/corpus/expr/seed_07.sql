@@ -1,0 +1,1 @@
+CAST(name AS INT) = 3 OR CAST(x AS DECIMAL(10,2)) > 1.5

@@ -1,0 +1,1 @@
+lower(name) = upper(country) AND length(name) > 3

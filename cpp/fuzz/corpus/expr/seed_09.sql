@@ -1,0 +1,1 @@
+substring(name, 2, 3) = concat(country, '-', 'x')

@@ -1,0 +1,1 @@
+coalesce(a, id, 0) <> abs(-a)

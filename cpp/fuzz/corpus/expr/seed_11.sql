@@ -1,0 +1,1 @@
+year(ts) = 2026 AND month(d) = 1 AND day(d) = 2 AND hour(ts) < 12

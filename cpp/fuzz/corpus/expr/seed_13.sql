@@ -1,0 +1,1 @@
+`weird name` = 'it''s' OR s.x = 1 AND s.`y` NOT LIKE '%b_'

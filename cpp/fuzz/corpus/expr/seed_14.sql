@@ -1,0 +1,1 @@
+t.a = 1e3 AND amount >= 12.25

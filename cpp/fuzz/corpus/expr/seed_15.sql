@@ -1,0 +1,1 @@
+a NOT IN (1, 2, NULL) OR id IS NULL

@@ -1,0 +1,1 @@
+((((a)))) IS NULL IS FALSE

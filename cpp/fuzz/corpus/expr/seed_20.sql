@@ -1,0 +1,1 @@
+bin = 'abc' AND name >= 'b' AND NOT b

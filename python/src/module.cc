@@ -1,0 +1,285 @@
+// The Python face of the engine: a thin nanobind layer. Data crosses as Arrow C streams
+// (PyCapsules named "arrow_array_stream"), errors as strata exception classes.
+#include <nanobind/nanobind.h>
+#include <nanobind/stl/map.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/pair.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
+#include <arrow/c/abi.h>
+#include <arrow/c/bridge.h>
+#include <arrow/compute/initialize.h>
+#include <arrow/record_batch.h>
+#include <arrow/type.h>
+
+#include "strata/exec/scan.h"
+#include "strata/expr/expr.h"
+#include "strata/ops/write.h"
+#include "strata/table/checkpoint.h"
+#include "strata/table/snapshot.h"
+#include "strata/table/stats.h"
+
+namespace nb = nanobind;
+using namespace nb::literals;
+
+namespace {
+
+/// Carries a failed Status to the exception translator.
+struct StrataError : std::exception {
+  std::string code;
+  std::string message;
+  StrataError(std::string c, std::string m) : code(std::move(c)), message(std::move(m)) {}
+  const char* what() const noexcept override { return message.c_str(); }
+};
+
+[[noreturn]] void Raise(const arrow::Status& st) {
+  auto* d = strata::GetDetail(st);
+  std::string code = d ? strata::ErrorCodeName(d->code()) : (st.IsInvalid() ? "InvalidArgument" : "Error");
+  if (!d && st.IsIOError()) code = "IOError";
+  throw StrataError(code, st.message());
+}
+
+void Check(const arrow::Status& st) {
+  if (!st.ok()) Raise(st);
+}
+
+template <typename T>
+T Unwrap(arrow::Result<T> r) {
+  if (!r.ok()) Raise(r.status());
+  return std::move(r).ValueUnsafe();
+}
+
+void ReleaseStreamCapsule(PyObject* capsule) {
+  auto* stream = static_cast<ArrowArrayStream*>(PyCapsule_GetPointer(capsule, "arrow_array_stream"));
+  if (stream == nullptr) {
+    PyErr_Clear();
+    return;
+  }
+  if (stream->release != nullptr) stream->release(stream);
+  delete stream;
+}
+
+nb::object ExportReader(std::shared_ptr<arrow::RecordBatchReader> reader) {
+  auto* stream = new ArrowArrayStream;
+  auto st = arrow::ExportRecordBatchReader(std::move(reader), stream);
+  if (!st.ok()) {
+    delete stream;
+    Raise(st);
+  }
+  PyObject* cap = PyCapsule_New(stream, "arrow_array_stream", ReleaseStreamCapsule);
+  if (cap == nullptr) {
+    stream->release(stream);
+    delete stream;
+    throw nb::python_error();
+  }
+  return nb::steal(cap);
+}
+
+std::shared_ptr<arrow::RecordBatchReader> ImportReader(nb::object capsule) {
+  auto* stream = static_cast<ArrowArrayStream*>(PyCapsule_GetPointer(capsule.ptr(), "arrow_array_stream"));
+  if (stream == nullptr) throw nb::python_error();
+  // Moves the stream out of the capsule: the capsule's destructor then sees a released stream.
+  return Unwrap(arrow::ImportRecordBatchReader(stream));
+}
+
+nb::object ExportSchema(const arrow::Schema& schema) {
+  auto* c = new ArrowSchema;
+  auto st = arrow::ExportSchema(schema, c);
+  if (!st.ok()) {
+    delete c;
+    Raise(st);
+  }
+  PyObject* cap = PyCapsule_New(c, "arrow_schema", [](PyObject* capsule) {
+    auto* s = static_cast<ArrowSchema*>(PyCapsule_GetPointer(capsule, "arrow_schema"));
+    if (s == nullptr) {
+      PyErr_Clear();
+      return;
+    }
+    if (s->release != nullptr) s->release(s);
+    delete s;
+  });
+  return nb::steal(cap);
+}
+
+std::shared_ptr<strata::storage::ObjectStore> Store(const std::string& path) {
+  return Unwrap(strata::storage::OpenStore(path));
+}
+
+/// One loaded snapshot.
+class PyTable {
+ public:
+  PyTable(const std::string& path, std::optional<int64_t> version, std::optional<int64_t> as_of_ms) {
+    auto store = Store(path);
+    nb::gil_scoped_release release;
+    if (as_of_ms) {
+      snap_ = Unwrap(strata::table::Snapshot::LoadAsOf(store, *as_of_ms));
+    } else {
+      snap_ = Unwrap(strata::table::Snapshot::Load(store, version));
+    }
+  }
+
+  int64_t version() const { return snap_->version(); }
+  int64_t timestamp_ms() const { return snap_->timestamp_ms(); }
+  nb::object schema() const { return ExportSchema(*snap_->schema()); }
+  std::vector<std::string> partition_columns() const { return snap_->partition_columns(); }
+  std::map<std::string, std::string> properties() const {
+    return {snap_->metadata().configuration.begin(), snap_->metadata().configuration.end()};
+  }
+  std::string table_id() const { return snap_->metadata().id; }
+  std::optional<std::string> name() const { return snap_->metadata().name; }
+  std::optional<std::string> description() const { return snap_->metadata().description; }
+  std::pair<int, int> protocol_versions() const {
+    return {snap_->protocol().min_reader_version, snap_->protocol().min_writer_version};
+  }
+  std::vector<std::string> reader_features() const {
+    return snap_->protocol().reader_features.value_or(std::vector<std::string>{});
+  }
+  std::vector<std::string> writer_features() const {
+    return snap_->protocol().writer_features.value_or(std::vector<std::string>{});
+  }
+  std::optional<int64_t> num_records() const { return snap_->num_records(); }
+
+  nb::list history(size_t limit) const {
+    std::vector<strata::table::CommitSummary> h;
+    {
+      nb::gil_scoped_release release;
+      h = Unwrap(snap_->History(limit));
+    }
+    nb::list out;
+    for (const auto& c : h) {
+      nb::dict d;
+      d["version"] = c.version;
+      d["timestamp_ms"] = c.timestamp_ms;
+      d["commit_info"] = c.commit_info;
+      out.append(d);
+    }
+    return out;
+  }
+
+  nb::list files() const {
+    nb::list out;
+    for (const auto& f : snap_->files()) {
+      nb::dict d;
+      d["path"] = strata::table::DecodePath(f.path);
+      d["size"] = f.size;
+      d["modification_time"] = f.modification_time;
+      nb::dict pv;
+      for (const auto& [k, v] : f.partition_values) {
+        if (v) pv[k.c_str()] = *v; else pv[k.c_str()] = nb::none();
+      }
+      d["partition_values"] = pv;
+      auto stats = strata::table::ParseFileStats(f.stats);
+      if (stats.ok() && stats->num_records) d["num_records"] = *stats->num_records; else d["num_records"] = nb::none();
+      d["deletion_vector_cardinality"] = f.deletion_vector ? nb::cast(f.deletion_vector->cardinality) : nb::none();
+      out.append(d);
+    }
+    return out;
+  }
+
+  nb::object scan(std::vector<std::string> columns, std::optional<std::string> filter) const {
+    strata::exec::ScanOptions opts;
+    opts.columns = std::move(columns);
+    if (filter && !filter->empty()) opts.filter = Unwrap(strata::expr::Parse(*filter));
+    std::shared_ptr<arrow::RecordBatchReader> reader;
+    {
+      nb::gil_scoped_release release;
+      reader = Unwrap(strata::exec::Scan(snap_, std::move(opts)));
+    }
+    return ExportReader(std::move(reader));
+  }
+
+  /// (files in the table, files the filter leaves to read)
+  std::pair<int64_t, int64_t> plan(std::optional<std::string> filter) const {
+    strata::exec::ScanOptions opts;
+    if (filter && !filter->empty()) opts.filter = Unwrap(strata::expr::Parse(*filter));
+    auto plan = Unwrap(strata::exec::PlanScan(*snap_, opts));
+    return {plan.files_total, static_cast<int64_t>(plan.files.size())};
+  }
+
+  void checkpoint() const {
+    nb::gil_scoped_release release;
+    Check(strata::table::WriteCheckpoint(*snap_));
+  }
+
+ private:
+  strata::table::SnapshotPtr snap_;
+};
+
+nb::dict WriteTable(const std::string& path, nb::object capsule, const std::string& mode,
+                    std::vector<std::string> partition_by, const std::string& schema_mode,
+                    const std::string& replace_where, std::map<std::string, std::string> configuration,
+                    int64_t target_file_size, std::optional<std::string> name,
+                    std::optional<std::string> description, const std::string& compression,
+                    std::optional<std::pair<std::string, int64_t>> txn) {
+  strata::ops::WriteOptions o;
+  o.mode = Unwrap(strata::ops::ParseWriteMode(mode));
+  o.partition_by = std::move(partition_by);
+  o.schema_mode = Unwrap(strata::ops::ParseSchemaMode(schema_mode));
+  o.replace_where = replace_where;
+  o.configuration = std::move(configuration);
+  if (target_file_size > 0) o.target_file_size = target_file_size;
+  o.name = std::move(name);
+  o.description = std::move(description);
+  o.compression = compression;
+  o.txn = std::move(txn);
+  auto store = Store(path);
+  auto reader = ImportReader(std::move(capsule));
+  strata::ops::WriteResult r;
+  {
+    nb::gil_scoped_release release;
+    r = Unwrap(strata::ops::WriteTable(store, std::move(reader), o));
+  }
+  nb::dict d;
+  d["version"] = r.version;
+  d["files_added"] = r.files_added;
+  d["files_removed"] = r.files_removed;
+  d["rows_written"] = r.rows_written;
+  d["bytes_written"] = r.bytes_written;
+  return d;
+}
+
+std::string ParseExpression(const std::string& sql) {
+  return strata::expr::ToString(Unwrap(strata::expr::Parse(sql)));
+}
+
+}  // namespace
+
+NB_MODULE(_strata, m) {
+  (void)arrow::compute::Initialize();
+  nb::register_exception_translator([](const std::exception_ptr& p, void*) {
+    try {
+      std::rethrow_exception(p);
+    } catch (const StrataError& e) {
+      nb::object errors = nb::module_::import_("strata.errors");
+      nb::object cls = errors.attr("error_class")(e.code);
+      PyErr_SetString(cls.ptr(), e.message.c_str());
+    }
+  });
+
+  nb::class_<PyTable>(m, "_Table")
+      .def(nb::init<const std::string&, std::optional<int64_t>, std::optional<int64_t>>(), "path"_a,
+           "version"_a = nb::none(), "as_of_ms"_a = nb::none())
+      .def_prop_ro("version", &PyTable::version)
+      .def_prop_ro("timestamp_ms", &PyTable::timestamp_ms)
+      .def_prop_ro("table_id", &PyTable::table_id)
+      .def_prop_ro("name", &PyTable::name)
+      .def_prop_ro("description", &PyTable::description)
+      .def_prop_ro("partition_columns", &PyTable::partition_columns)
+      .def_prop_ro("properties", &PyTable::properties)
+      .def_prop_ro("protocol_versions", &PyTable::protocol_versions)
+      .def_prop_ro("reader_features", &PyTable::reader_features)
+      .def_prop_ro("writer_features", &PyTable::writer_features)
+      .def_prop_ro("num_records", &PyTable::num_records)
+      .def("schema_capsule", &PyTable::schema)
+      .def("history", &PyTable::history, "limit"_a = 0)
+      .def("files", &PyTable::files)
+      .def("scan", &PyTable::scan, "columns"_a, "filter"_a = nb::none())
+      .def("plan", &PyTable::plan, "filter"_a = nb::none())
+      .def("checkpoint", &PyTable::checkpoint);
+
+  m.def("write_table", &WriteTable, "path"_a, "stream"_a, "mode"_a, "partition_by"_a, "schema_mode"_a,
+        "replace_where"_a, "configuration"_a, "target_file_size"_a, "name"_a = nb::none(),
+        "description"_a = nb::none(), "compression"_a = "snappy", "txn"_a = nb::none());
+  m.def("parse_expression", &ParseExpression, "sql"_a);
+}

@@ -1,0 +1,216 @@
+"""The `strata` command line. Thin: argument parsing and printing; the engine does the work."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from typing import Optional, Sequence
+
+import strata
+from strata.errors import StrataError
+
+DESCRIPTION = """strata: lakehouse tables (Delta Lake) on a fast C++ engine.
+
+Commands:
+  table info PATH        version, schema, partitioning, files, rows, properties
+  table history PATH     the commits, newest first
+  table show PATH        rows (with --filter, --columns, --version, --as-of, --limit)
+  table checkpoint PATH  write a checkpoint of the latest version
+  sql "SELECT ..."       SQL over tables with DuckDB: FROM 'path/to/table'
+  demo                   the end-to-end demo (what `make demo` runs)
+
+Run `strata COMMAND --help` for the options of each."""
+
+
+def _fmt_bytes(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def _open(args) -> strata.Table:
+    return strata.Table(args.path, version=getattr(args, "version", None), as_of=getattr(args, "as_of", None))
+
+
+def cmd_info(args) -> int:
+    t = _open(args)
+    files = t.files()
+    size = sum(f["size"] for f in files)
+    p = t.protocol
+    print(f"table      {t.path}")
+    print(f"version    {t.version}  ({t.timestamp.isoformat()})")
+    print(f"rows       {t.count()}")
+    print(f"files      {len(files)}  ({_fmt_bytes(size)})")
+    print(f"partitions {', '.join(t.partition_columns) or '-'}")
+    feats = sorted(set(p["reader_features"]) | set(p["writer_features"]))
+    print(f"protocol   reader {p['min_reader_version']}, writer {p['min_writer_version']}"
+          + (f"  features: {', '.join(feats)}" if feats else ""))
+    if t.properties:
+        print("properties")
+        for k, v in sorted(t.properties.items()):
+            print(f"  {k} = {v}")
+    print("schema")
+    for field in t.schema:
+        print(f"  {field.name}: {field.type}{'' if field.nullable else ' NOT NULL'}")
+    return 0
+
+
+def cmd_history(args) -> int:
+    t = _open(args)
+    rows = t.history(limit=args.limit)
+    if args.json:
+        for r in rows:
+            r = dict(r, timestamp=r["timestamp"].isoformat())
+            print(json.dumps(r))
+        return 0
+    print(f"{'version':>7}  {'timestamp':<26}  {'operation':<14}  details")
+    for r in rows:
+        params = r["operationParameters"] or {}
+        metrics = r["operationMetrics"] or {}
+        detail = ", ".join(f"{k}={v}" for k, v in list(params.items()) + list(metrics.items())[:3])
+        print(f"{r['version']:>7}  {r['timestamp'].isoformat(timespec='milliseconds'):<26}  "
+              f"{(r['operation'] or '-'):<14}  {detail}")
+    return 0
+
+
+def cmd_show(args) -> int:
+    t = _open(args)
+    columns = [c.strip() for c in args.columns.split(",")] if args.columns else None
+    reader = t.to_reader(columns=columns, filter=args.filter)
+    batches, n = [], 0
+    for b in reader:
+        batches.append(b)
+        n += b.num_rows
+        if n >= args.limit:
+            break
+    import pyarrow as pa  # noqa: PLC0415
+
+    tbl = pa.Table.from_batches(batches, schema=reader.schema).slice(0, args.limit)
+    if args.format == "json":
+        for row in tbl.to_pylist():
+            print(json.dumps(row, default=str))
+    elif args.format == "csv":
+        import pyarrow.csv as pacsv  # noqa: PLC0415
+
+        pacsv.write_csv(tbl, sys.stdout.buffer)
+    else:
+        print(tbl.to_pandas().to_string(index=False, max_colwidth=40))
+        print(f"({tbl.num_rows} row{'s' if tbl.num_rows != 1 else ''} shown, version {t.version})")
+    return 0
+
+
+def cmd_checkpoint(args) -> int:
+    t = strata.Table(args.path)
+    t.checkpoint()
+    print(f"checkpoint written at version {t.version}")
+    return 0
+
+
+_TABLE_REF = re.compile(r"\b(FROM|JOIN)\s+'([^']+)'", re.IGNORECASE)
+
+
+def cmd_sql(args) -> int:
+    import os  # noqa: PLC0415
+
+    import duckdb  # noqa: PLC0415
+
+    con = duckdb.connect()
+    names: dict[str, str] = {}
+
+    def swap(m: re.Match) -> str:
+        path = m.group(2)
+        if not os.path.isdir(os.path.join(path, "_delta_log")):
+            return m.group(0)  # a plain file: DuckDB reads it itself
+        if path not in names:
+            names[path] = f"strata_t{len(names)}"
+            con.register(names[path], strata.Table(path).to_reader())
+        return f"{m.group(1)} {names[path]}"
+
+    query = _TABLE_REF.sub(swap, args.query)
+    rel = con.sql(query)
+    if rel is None:
+        return 0
+    if args.format == "json":
+        for row in rel.fetch_arrow_table().to_pylist():
+            print(json.dumps(row, default=str))
+    else:
+        rel.show(max_rows=args.limit)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from strata.demo import run_demo  # noqa: PLC0415
+
+    return run_demo(args.dir)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="strata", description=DESCRIPTION,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"strata {strata.__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    table = sub.add_parser("table", help="inspect and maintain a Delta table",
+                           description="Inspect and maintain a Delta table.")
+    tsub = table.add_subparsers(dest="table_command", metavar="SUBCOMMAND")
+
+    def add_version_args(sp):
+        sp.add_argument("path", help="table directory (or file:// URI)")
+        sp.add_argument("--version", type=int, help="time travel to this version")
+        sp.add_argument("--as-of", dest="as_of", help="time travel to this ISO-8601 timestamp")
+
+    info = tsub.add_parser("info", help="version, schema, files, rows, properties")
+    add_version_args(info)
+    info.set_defaults(func=cmd_info)
+
+    hist = tsub.add_parser("history", help="commits, newest first")
+    hist.add_argument("path")
+    hist.add_argument("--limit", type=int, default=None, help="at most this many commits")
+    hist.add_argument("--json", action="store_true", help="one JSON object per commit")
+    hist.set_defaults(func=cmd_history)
+
+    show = tsub.add_parser("show", help="print rows")
+    add_version_args(show)
+    show.add_argument("--filter", help="SQL predicate, e.g. \"country = 'FR' AND amount > 10\"")
+    show.add_argument("--columns", help="comma-separated columns")
+    show.add_argument("--limit", type=int, default=20, help="rows to print (default 20)")
+    show.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    show.set_defaults(func=cmd_show)
+
+    cp = tsub.add_parser("checkpoint", help="write a checkpoint of the latest version")
+    cp.add_argument("path")
+    cp.set_defaults(func=cmd_checkpoint)
+
+    sql = sub.add_parser("sql", help="run SQL with DuckDB; tables as FROM 'path'",
+                         description="Runs SQL with DuckDB. A quoted path after FROM/JOIN that holds a "
+                                     "Delta table is read through strata (latest version).")
+    sql.add_argument("query")
+    sql.add_argument("--limit", type=int, default=40, help="rows to print (default 40)")
+    sql.add_argument("--format", choices=["table", "json"], default="table")
+    sql.set_defaults(func=cmd_sql)
+
+    demo = sub.add_parser("demo", help="run the end-to-end demo")
+    demo.add_argument("--dir", default=None, help="where to put the demo's tables (default: a temp dir)")
+    demo.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        if args.command == "table":
+            parser.parse_args(["table", "--help"])
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except StrataError as e:
+        print(f"strata: error: {e}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        return 0

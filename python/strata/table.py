@@ -1,0 +1,215 @@
+"""Delta tables: write_table() and Table. Thin: argument checks and Arrow conversion; the engine
+does the work."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from typing import Any, Iterable, Mapping, Optional, Sequence
+
+import pyarrow as pa
+
+from strata import _strata
+from strata.errors import InvalidArgumentError
+
+
+def _as_stream_capsule(data: Any):
+    """An Arrow C stream capsule for anything tabular: objects with __arrow_c_stream__ (pyarrow,
+    polars, pandas >= 2.2, DuckDB results), record batches, or dict/list data pyarrow accepts."""
+    if hasattr(data, "__arrow_c_stream__"):
+        return data.__arrow_c_stream__()
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data]).__arrow_c_stream__()
+    if isinstance(data, (dict, list)):
+        return pa.table(data).__arrow_c_stream__()
+    try:
+        import pandas as pd  # noqa: PLC0415
+
+        if isinstance(data, pd.DataFrame):
+            return pa.Table.from_pandas(data, preserve_index=False).__arrow_c_stream__()
+    except ImportError:  # pragma: no cover
+        pass
+    raise InvalidArgumentError(
+        f"cannot write {type(data).__name__}: expected an Arrow table/stream, a DataFrame or a dict of columns"
+    )
+
+
+def write_table(
+    path: str,
+    data: Any,
+    mode: str = "append",
+    partition_by: Optional[Sequence[str] | str] = None,
+    schema_mode: Optional[str] = None,
+    replace_where: Optional[str] = None,
+    configuration: Optional[Mapping[str, str]] = None,
+    *,
+    target_file_size: Optional[int] = None,
+    name: Optional[str] = None,
+    description: Optional[str] = None,
+    compression: str = "snappy",
+    txn: Optional[tuple[str, int]] = None,
+) -> int:
+    """Writes `data` to the Delta table at `path` (created if missing) and returns the new version.
+
+    mode: "append", "overwrite", "error" (fail if the table exists) or "ignore".
+    partition_by: column(s) to partition a new table by (Hive-style directories).
+    schema_mode: None (strict), "merge" (add new columns, widen types) or "overwrite".
+    replace_where: with mode="overwrite", replace only rows matching this SQL predicate.
+    configuration: table properties, e.g. {"delta.appendOnly": "true"}.
+    txn: (application id, version) recorded atomically with the data, for idempotent writers.
+    """
+    if isinstance(partition_by, str):
+        partition_by = [partition_by]
+    conf = {str(k): (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in (configuration or {}).items()}
+    result = _strata.write_table(
+        str(path),
+        _as_stream_capsule(data),
+        mode,
+        list(partition_by or []),
+        schema_mode or "",
+        replace_where or "",
+        conf,
+        int(target_file_size or 0),
+        name,
+        description,
+        compression,
+        txn,
+    )
+    return result["version"]
+
+
+def _to_ms(as_of: Any) -> int:
+    if isinstance(as_of, str):
+        text = as_of.strip().replace("Z", "+00:00")
+        try:
+            as_of = _dt.datetime.fromisoformat(text)
+        except ValueError as e:
+            raise InvalidArgumentError(f"as_of {as_of!r} is not an ISO-8601 timestamp") from e
+    if isinstance(as_of, _dt.date) and not isinstance(as_of, _dt.datetime):
+        as_of = _dt.datetime(as_of.year, as_of.month, as_of.day, tzinfo=_dt.timezone.utc)
+    if isinstance(as_of, _dt.datetime):
+        if as_of.tzinfo is None:
+            as_of = as_of.replace(tzinfo=_dt.timezone.utc)
+        return int(as_of.timestamp() * 1000)
+    if isinstance(as_of, (int, float)):
+        return int(as_of)
+    raise InvalidArgumentError(f"as_of must be a datetime or an ISO-8601 string, not {type(as_of).__name__}")
+
+
+class _Stream:
+    """Wraps a capsule so pyarrow.RecordBatchReader.from_stream can take it."""
+
+    def __init__(self, capsule):
+        self._capsule = capsule
+
+    def __arrow_c_stream__(self, requested_schema=None):  # noqa: ARG002
+        capsule, self._capsule = self._capsule, None
+        if capsule is None:
+            raise InvalidArgumentError("this stream was already consumed")
+        return capsule
+
+
+class Table:
+    """A Delta table at one version (latest by default). Immutable: reopen to see new commits.
+
+    Table(path)                      latest version
+    Table(path, version=3)           time travel by version
+    Table(path, as_of="2026-01-01")  time travel by timestamp (datetime or ISO-8601 string)
+    """
+
+    def __init__(self, path: str, version: Optional[int] = None, as_of: Any = None):
+        if version is not None and as_of is not None:
+            raise InvalidArgumentError("give either version or as_of, not both")
+        self.path = str(path)
+        self._t = _strata._Table(self.path, version, None if as_of is None else _to_ms(as_of))
+
+    # --- metadata -------------------------------------------------------------------------------
+    @property
+    def version(self) -> int:
+        return self._t.version
+
+    @property
+    def schema(self) -> pa.Schema:
+        return pa.Schema._import_from_c_capsule(self._t.schema_capsule())
+
+    @property
+    def partition_columns(self) -> list[str]:
+        return list(self._t.partition_columns)
+
+    @property
+    def properties(self) -> dict[str, str]:
+        return dict(self._t.properties)
+
+    @property
+    def protocol(self) -> dict[str, Any]:
+        r, w = self._t.protocol_versions
+        return {
+            "min_reader_version": r,
+            "min_writer_version": w,
+            "reader_features": list(self._t.reader_features),
+            "writer_features": list(self._t.writer_features),
+        }
+
+    @property
+    def timestamp(self) -> _dt.datetime:
+        return _dt.datetime.fromtimestamp(self._t.timestamp_ms / 1000, tz=_dt.timezone.utc)
+
+    def history(self, limit: Optional[int] = None) -> list[dict[str, Any]]:
+        """Commits, newest first: version, timestamp, operation, parameters, metrics."""
+        out = []
+        for h in self._t.history(int(limit or 0)):
+            info = json.loads(h["commit_info"] or "{}")
+            entry = {
+                "version": h["version"],
+                "timestamp": _dt.datetime.fromtimestamp(h["timestamp_ms"] / 1000, tz=_dt.timezone.utc),
+                "operation": info.get("operation"),
+                "operationParameters": info.get("operationParameters", {}),
+                "operationMetrics": info.get("operationMetrics", {}),
+                "engineInfo": info.get("engineInfo"),
+            }
+            out.append(entry)
+        return out
+
+    def files(self) -> list[dict[str, Any]]:
+        """The live data files: path, size, partition values, row count."""
+        return list(self._t.files())
+
+    def count(self) -> int:
+        """Number of rows (from statistics when every file has them)."""
+        n = self._t.num_records
+        if n is not None:
+            return n
+        return self.to_arrow(columns=self.schema.names[:1]).num_rows
+
+    # --- data -----------------------------------------------------------------------------------
+    def to_reader(self, columns: Optional[Iterable[str]] = None, filter: Optional[str] = None) -> pa.RecordBatchReader:
+        """Streams rows as Arrow batches. filter: a SQL boolean expression."""
+        capsule = self._t.scan(list(columns or []), filter)
+        return pa.RecordBatchReader.from_stream(_Stream(capsule))
+
+    def to_arrow(self, columns: Optional[Iterable[str]] = None, filter: Optional[str] = None) -> pa.Table:
+        """All (matching) rows as a pyarrow.Table."""
+        return self.to_reader(columns, filter).read_all()
+
+    def to_pandas(self, columns: Optional[Iterable[str]] = None, filter: Optional[str] = None):
+        return self.to_arrow(columns, filter).to_pandas()
+
+    def __arrow_c_stream__(self, requested_schema=None):
+        """Arrow PyCapsule protocol: duckdb, polars and pyarrow read the table directly."""
+        capsule = self._t.scan([], None)
+        if requested_schema is not None:
+            reader = pa.RecordBatchReader.from_stream(_Stream(capsule))
+            return reader.cast(pa.Schema._import_from_c_capsule(requested_schema)).__arrow_c_stream__()
+        return capsule
+
+    def scan_plan(self, filter: Optional[str] = None) -> dict[str, int]:
+        """How many files a filter leaves to open (data skipping), before reading any."""
+        total, kept = self._t.plan(filter)
+        return {"files_total": total, "files_to_read": kept, "files_skipped": total - kept}
+
+    def checkpoint(self) -> None:
+        """Writes a checkpoint of this version (readers then replay less log)."""
+        self._t.checkpoint()
+
+    def __repr__(self) -> str:
+        return f"strata.Table({self.path!r}, version={self.version})"
