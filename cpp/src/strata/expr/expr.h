@@ -36,6 +36,8 @@ std::vector<std::string> ReferencedColumns(const NodePtr& node);
 /// then case-insensitively), literals are cast to the type of the column they meet (strings to
 /// dates/timestamps, ints to the column's width, ...). Errors name unknown columns and type
 /// mismatches. The result is unbound; callers bind it to the schema they evaluate on.
+/// Semantics are Spark SQL's ANSI mode: Kleene logic, `/` on integers divides as DOUBLE, and
+/// arithmetic overflow or division by zero fails the evaluation instead of yielding NULL.
 Result<arrow::compute::Expression> ToArrow(const NodePtr& node, const arrow::Schema& schema);
 
 /// Per-file statistics for one column, as the pruner sees them. Any field may be absent
@@ -53,7 +55,9 @@ class StatsProvider {
   /// Number of rows in the file, if known.
   virtual std::optional<int64_t> num_records() const = 0;
   /// Statistics for a column (dotted path as written in the expression, resolved the same way
-  /// as ToArrow does against `schema`); nullopt when nothing is known about it.
+  /// as ToArrow does against `schema`); nullopt when nothing is known about it. MayMatch passes
+  /// the schema's spelling: `S.B` and `t.s.b` (alias qualifier) both arrive as `s.b`; a part
+  /// containing `.` or a backquote arrives backquoted.
   virtual std::optional<ColumnStats> column(const std::string& path) const = 0;
 };
 

@@ -107,6 +107,9 @@ TEST(Parse, PrecedenceAndCanonicalText) {
   EXPECT_EQ(Canon("-(x * 2)"), "-(x * 2)");
   EXPECT_EQ(Canon("a - -5"), "a - -5");
   EXPECT_EQ(Canon("- - 5"), "5");
+  EXPECT_EQ(Canon("-(-x)"), "- -x");
+  EXPECT_EQ(Canon("-(-9223372036854775808)"), "- -9223372036854775808");
+  EXPECT_EQ(MustParse("- -9223372036854775808")->kind, NodeKind::kNegate);
   EXPECT_EQ(Canon("+a"), "a");
   EXPECT_EQ(Canon("((a))"), "a");
 }
@@ -145,6 +148,8 @@ TEST(Parse, Literals) {
   EXPECT_EQ(MustParse("1e3")->literal.d, 1000.0);
   EXPECT_EQ(Canon("1e3"), "1000.0");
   EXPECT_EQ(Canon("2.50"), "2.5");
+  EXPECT_EQ(Canon(".5 + x"), "0.5 + x");
+  EXPECT_EQ(Canon("1."), "1.0");
   EXPECT_EQ(Canon("1E-2"), "0.01");
   EXPECT_EQ(Canon("1.5e300"), "1.5e+300");
   EXPECT_EQ(Canon("-0.0"), "-0.0");
@@ -263,6 +268,7 @@ TEST(Parse, ErrorsNameTokenAndPosition) {
   EXPECT_EQ(ParseError("x = 'a' 'b'"), "unexpected string 'b' at position 9 in 'x = 'a' 'b''");
   EXPECT_EQ(ParseError("and = 1"), "unexpected 'and' at position 1 in 'and = 1'");
   EXPECT_EQ(ParseError("a."), "unexpected end of input at position 3 in 'a.'");
+  EXPECT_EQ(ParseError("a.5"), "unexpected '5' at position 3 in 'a.5'");
   EXPECT_EQ(ParseError("x = \x01"), "unexpected character '\\x01' at position 5 in 'x = \\x01'");
 }
 
@@ -281,6 +287,13 @@ TEST(Parse, DepthLimit) {
   EXPECT_NE(ParseError(nested(100000, "NOT ", "")).find("nests deeper"), std::string::npos);
   EXPECT_NE(ParseError(nested(100000, "-", "")).find("nests deeper"), std::string::npos);
   EXPECT_NE(ParseError(nested(300, "lower(", ")")).find("nests deeper"), std::string::npos);
+  // What parses prints to text that parses again (found by the fuzzer: `-` chains).
+  for (const std::string& deep : {std::string(200, '-') + "m - " + std::string(50, '-') + "x",
+                                  nested(200, "NOT ", ""), nested(250, "(", ")")}) {
+    ASSERT_OK_AND_ASSIGN(auto node, Parse(deep));
+    ASSERT_OK_AND_ASSIGN(auto again, Parse(ToString(node)));
+    EXPECT_EQ(ToString(again), ToString(node));
+  }
   // Left-deep chains are as deep as they are long ...
   std::string sum = "x";
   for (int i = 0; i < 300; ++i) sum += " + x";

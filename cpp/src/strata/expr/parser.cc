@@ -381,7 +381,7 @@ class Parser {
         while (i < n && IsIdentChar(sql_[i])) ++i;
         t.type = Tok::kIdent;
         t.text = std::string(sql_.substr(t.begin, i - t.begin));
-      } else if (IsDigit(c)) {
+      } else if (IsDigit(c) || (c == '.' && i + 1 < n && IsDigit(sql_[i + 1]) && !AfterName())) {
         while (i < n && IsDigit(sql_[i])) ++i;
         bool is_float = false;
         if (i < n && sql_[i] == '.') {
@@ -445,6 +445,14 @@ class Parser {
       t.end = i;
       tokens_.push_back(std::move(t));
     }
+  }
+
+  /// Whether a '.' here would continue a dotted name (`a.5` is not `a` followed by `.5`).
+  bool AfterName() const {
+    if (tokens_.empty()) return false;
+    const Token& prev = tokens_.back();
+    return prev.type == Tok::kIdent || prev.type == Tok::kQuotedIdent ||
+           (prev.type == Tok::kSymbol && prev.text == ")");
   }
 
   // --- errors ---
@@ -1069,8 +1077,9 @@ void Print(const Node& node, std::string* out) {
       return;
     }
     case NodeKind::kNegate:
-      *out += '-';
-      PrintAt(*c[0], kPrecPrimary, out);
+      // `- -x` rather than `-(-x)`: parentheses would nest deeper than the text they came from.
+      *out += Precedence(*c[0]) == kPrecUnary ? "- " : "-";
+      PrintAt(*c[0], kPrecUnary, out);
       return;
     case NodeKind::kIsNull:
       PrintAt(*c[0], kPrecPredicate, out);

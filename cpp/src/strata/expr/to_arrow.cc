@@ -261,6 +261,14 @@ CoercedLiteral FromInstant(int64_t seconds, int64_t nanos, const std::shared_ptr
   return Exact(std::make_shared<arrow::TimestampScalar>(*v, type));
 }
 
+/// Microseconds since the epoch as seconds (floored) and nanoseconds.
+ParsedTimestamp FromMicros(int64_t micros) {
+  ParsedTimestamp t;
+  t.seconds = micros >= 0 ? micros / 1000000 : -((-(micros + 1)) / 1000000) - 1;
+  t.nanos = static_cast<int32_t>((micros - t.seconds * 1000000) * 1000);
+  return t;
+}
+
 CoercedLiteral FromDays(int64_t days, const std::shared_ptr<DataType>& type) {
   switch (type->id()) {
     case Type::DATE32: return Exact(std::make_shared<arrow::Date32Scalar>(static_cast<int32_t>(days)));
@@ -339,9 +347,8 @@ Result<CoercedLiteral> CoerceLiteral(const Literal& lit, const std::shared_ptr<D
     case LiteralKind::kDate: return FromDays(lit.i, type);
     case LiteralKind::kTimestamp:
     case LiteralKind::kTimestampNtz: {
-      const int64_t seconds = lit.i >= 0 ? lit.i / 1000000 : -((-(lit.i + 1)) / 1000000) - 1;
-      const int64_t nanos = (lit.i - seconds * 1000000) * 1000;
-      return FromInstant(seconds, nanos, type);
+      const ParsedTimestamp t = FromMicros(lit.i);
+      return FromInstant(t.seconds, t.nanos, type);
     }
     default: return Incompatible();
   }
@@ -591,10 +598,7 @@ class Translator {
       std::optional<ParsedTimestamp> instant;
       const Literal& l = *lit->literal;
       if (l.kind == LiteralKind::kTimestamp || l.kind == LiteralKind::kTimestampNtz) {
-        ParsedTimestamp p;
-        p.seconds = l.i >= 0 ? l.i / 1000000 : -((-(l.i + 1)) / 1000000) - 1;
-        p.nanos = static_cast<int32_t>((l.i - p.seconds * 1000000) * 1000);
-        instant = p;
+        instant = FromMicros(l.i);
       } else if (l.kind == LiteralKind::kString) {
         instant = ParseTimestamp(Trim(l.s));
       } else if (l.kind == LiteralKind::kDate) {
@@ -632,8 +636,11 @@ class Translator {
     if (ta->id() != Type::TIMESTAMP && tb->id() != Type::TIMESTAMP) return Status::OK();
     const std::string tz = tz_of(ta).empty() ? tz_of(tb) : tz_of(ta);
     auto target = arrow::timestamp(FinerUnit(unit_of(ta), unit_of(tb)), tz);
-    if (!ta->Equals(*target)) a->expr = Cast(std::move(a->expr), target), a->type = target;
-    if (!tb->Equals(*target)) b->expr = Cast(std::move(b->expr), target), b->type = target;
+    for (Typed* side : {a, b}) {
+      if (side->type->Equals(*target)) continue;
+      side->expr = Cast(std::move(side->expr), target);
+      side->type = target;
+    }
     return Status::OK();
   }
 
