@@ -5,12 +5,37 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import re
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import pyarrow as pa
 
 from strata import _strata
-from strata.errors import InvalidArgumentError
+from strata.errors import InvalidArgumentError, error_class
+
+_DETAIL = re.compile(r"\s*Detail: (\w+)\s*$")
+_PREFIX = re.compile(r"^(Invalid|IOError|Key error|Type error|NotImplemented|Not implemented): ")
+
+
+def _translate(e: BaseException) -> BaseException:
+    """Engine errors that cross the Arrow C stream arrive as pyarrow exceptions whose text ends in
+    'Detail: <Code>'; give them their strata class back."""
+    text = str(e)
+    m = _DETAIL.search(text)
+    if not m:
+        return e
+    return error_class(m.group(1))(_PREFIX.sub("", text[: m.start()]).strip())
+
+
+def _guarded(reader: pa.RecordBatchReader):
+    try:
+        for batch in reader:
+            yield batch
+    except (pa.ArrowException, OSError) as e:
+        translated = _translate(e)
+        if translated is e:
+            raise
+        raise translated from None
 
 
 def _as_stream_capsule(data: Any):
@@ -185,7 +210,8 @@ class Table:
     def to_reader(self, columns: Optional[Iterable[str]] = None, filter: Optional[str] = None) -> pa.RecordBatchReader:
         """Streams rows as Arrow batches. filter: a SQL boolean expression."""
         capsule = self._t.scan(list(columns or []), filter)
-        return pa.RecordBatchReader.from_stream(_Stream(capsule))
+        reader = pa.RecordBatchReader.from_stream(_Stream(capsule))
+        return pa.RecordBatchReader.from_batches(reader.schema, _guarded(reader))
 
     def to_arrow(self, columns: Optional[Iterable[str]] = None, filter: Optional[str] = None) -> pa.Table:
         """All (matching) rows as a pyarrow.Table."""

@@ -178,7 +178,10 @@ Result<std::shared_ptr<arrow::io::RandomAccessFile>> OpenDataFile(const Snapshot
   }
   *display = fs_path;
   auto f = store.filesystem()->OpenInputFile(fs_path);
-  if (!f.ok()) return WithContext(f.status(), "cannot open data file '" + fs_path + "'");
+  if (!f.ok()) {
+    return Error(ErrorCode::kCorruptLog, "data file '", fs_path, "' referenced by version ", snap.version(),
+                 " cannot be opened: ", f.status().message());
+  }
   return f;
 }
 

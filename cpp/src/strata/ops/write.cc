@@ -201,6 +201,14 @@ Status RunChecks(const std::vector<Check>& checks, const std::shared_ptr<arrow::
 
 // ---- protocol and column mapping -------------------------------------------------------------
 
+bool HasTypeChanges(const arrow::FieldVector& fields) {
+  for (const auto& f : fields) {
+    if (f->metadata() && f->metadata()->Contains("delta.typeChanges")) return true;
+    if (HasTypeChanges(f->type()->fields())) return true;
+  }
+  return false;
+}
+
 bool HasNtz(const arrow::DataType& t) {
   if (t.id() == arrow::Type::TIMESTAMP) return static_cast<const arrow::TimestampType&>(t).timezone().empty();
   for (const auto& f : t.fields()) {
@@ -286,6 +294,11 @@ Protocol ProtocolFor(const arrow::Schema& schema, const std::map<std::string, st
     writer.insert("timestampNtz");
     needs_features = true;
   }
+  if (HasTypeChanges(schema.fields())) {
+    reader.insert("typeWidening");
+    writer.insert("typeWidening");
+    needs_features = true;
+  }
   if (on("delta.enableDeletionVectors")) {
     reader.insert("deletionVectors");
     writer.insert("deletionVectors");
@@ -356,7 +369,26 @@ std::shared_ptr<arrow::Schema> KeepFieldMetadata(const arrow::Schema& old_schema
       }
       type = arrow::struct_(children);
     }
-    return arrow::field(f->name(), type, f->nullable(), old->metadata());
+    auto md = old->metadata();
+    bool primitive_change = f->type()->id() != arrow::Type::STRUCT && !f->type()->Equals(*old->type());
+    if (primitive_change) {
+      // PROTOCOL.md "Type Widening": the change is recorded in the field's delta.typeChanges.
+      auto from = table::TypeToJson(*old->type());
+      auto to = table::TypeToJson(*f->type());
+      if (from.ok() && to.ok()) {
+        std::string entry = "{\"fromType\":" + *from + ",\"toType\":" + *to + "}";
+        std::string list = "[" + entry + "]";
+        auto m = md ? md->Copy() : std::make_shared<arrow::KeyValueMetadata>();
+        auto existing = m->Get("delta.typeChanges");
+        if (existing.ok() && existing->size() > 2) {
+          list = existing->substr(0, existing->size() - 1) + "," + entry + "]";
+          (void)m->Delete("delta.typeChanges");
+        }
+        m->Append("delta.typeChanges", list);
+        md = m;
+      }
+    }
+    return arrow::field(f->name(), type, f->nullable(), md);
   };
   arrow::FieldVector fields;
   for (const auto& f : merged.fields()) {

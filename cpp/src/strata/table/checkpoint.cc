@@ -277,6 +277,14 @@ Result<std::vector<Action>> ReadCheckpoint(storage::ObjectStore& store, const st
 }
 
 Status WriteCheckpoint(const Snapshot& snapshot) {
+  STRATA_RETURN_NOT_OK_CTX(CheckWriteSupport(snapshot.protocol(), snapshot.metadata()),
+                           "cannot write a checkpoint of '" + snapshot.store()->root() + "'");
+  for (const auto& f : snapshot.protocol().writer_features.value_or(std::vector<std::string>{})) {
+    if (f == "v2Checkpoint") {
+      return Error(ErrorCode::kUnsupportedFeature, "table '", snapshot.store()->root(),
+                   "' needs V2 checkpoints (feature v2Checkpoint), which strata does not write yet");
+    }
+  }
   auto schema = CheckpointSchema();
   std::vector<std::unique_ptr<arrow::ArrayBuilder>> builders;
   for (const auto& f : schema->fields()) {

@@ -72,7 +72,14 @@ Result<LogListing> ListLog(storage::ObjectStore& store) {
     std::sort(parts.begin(), parts.end(), [](const LogFile& a, const LogFile& b) { return a.part < b.part; });
     bool complete = static_cast<int32_t>(parts.size()) == key.second;
     for (int32_t i = 0; complete && i < key.second; ++i) complete = parts[i].part == i + 1;
-    if (complete) out.checkpoints.push_back(std::move(parts));  // incomplete ones are ignored
+    if (complete) {
+      out.checkpoints.push_back(std::move(parts));
+    } else {
+      // Ignored for replay (a writer may still be writing it); named if nothing else works.
+      out.incomplete_checkpoints.push_back("checkpoint " + std::to_string(key.first) + " has " +
+                                           std::to_string(parts.size()) + " of " + std::to_string(key.second) +
+                                           " parts");
+    }
   }
   std::sort(out.commits.begin(), out.commits.end(),
             [](const LogFile& a, const LogFile& b) { return a.version < b.version; });
@@ -86,6 +93,10 @@ Result<LogListing> ListLog(storage::ObjectStore& store) {
 
 Result<LogSegment> BuildLogSegment(const LogListing& listing, std::optional<int64_t> version,
                                    const std::string& table_root) {
+  if (listing.commits.empty() && listing.checkpoints.empty() && !listing.incomplete_checkpoints.empty()) {
+    return Error(ErrorCode::kCorruptLog, "the log of '", table_root, "' has no commits and its only ",
+                 listing.incomplete_checkpoints.front(), " (a part is missing)");
+  }
   if (listing.commits.empty() && listing.checkpoints.empty()) {
     return Error(ErrorCode::kNotATable, "'", table_root, "' is not a Delta table (no ",
                  kLogDir, "/ with commits)");
@@ -110,6 +121,12 @@ Result<LogSegment> BuildLogSegment(const LogListing& listing, std::optional<int6
   for (const auto& c : listing.commits) {
     if (c.version < expect) continue;
     if (c.version > target) break;
+    if (c.version != expect && seg.checkpoint_version < 0 && expect == 0 &&
+        !listing.incomplete_checkpoints.empty()) {
+      return Error(ErrorCode::kCorruptLog, "version ", target, " of '", table_root, "' cannot be read: ",
+                   listing.incomplete_checkpoints.back(), " (a part is missing) and the log starts at version ",
+                   c.version);
+    }
     if (c.version != expect && seg.checkpoint_version < 0 && expect == 0) {
       return Error(ErrorCode::kVersionNotFound, "version ", target, " of '", table_root,
                    "' cannot be reconstructed: the log starts at version ", c.version,

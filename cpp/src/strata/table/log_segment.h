@@ -43,6 +43,8 @@ struct LogSegment {
 struct LogListing {
   std::vector<LogFile> commits;
   std::vector<std::vector<LogFile>> checkpoints;  ///< each complete checkpoint's parts
+  /// Multi-part checkpoints with parts missing: "version N (parts present/expected)".
+  std::vector<std::string> incomplete_checkpoints;
   int64_t latest_version() const { return commits.empty() ? -1 : commits.back().version; }
 };
 

@@ -71,6 +71,21 @@ Result<std::optional<std::string>> SerializePartitionValue(const arrow::Scalar& 
   }
 }
 
+Result<std::shared_ptr<arrow::Scalar>> ParseDecimal(const std::string& text,
+                                                   const std::shared_ptr<arrow::DataType>& type) {
+  const auto& dt = static_cast<const arrow::Decimal128Type&>(*type);
+  arrow::Decimal128 value;
+  int32_t precision = 0, scale = 0;
+  ARROW_RETURN_NOT_OK(arrow::Decimal128::FromString(text, &value, &precision, &scale));
+  if (scale != dt.scale()) {
+    ARROW_ASSIGN_OR_RAISE(value, value.Rescale(scale, dt.scale()));
+  }
+  if (!value.FitsInPrecision(dt.precision())) {
+    return Status::Invalid("decimal ", text, " does not fit ", type->ToString());
+  }
+  return std::make_shared<arrow::Decimal128Scalar>(value, type);
+}
+
 Result<std::shared_ptr<arrow::Scalar>> ParsePartitionValue(const std::optional<std::string>& value,
                                                            const std::shared_ptr<arrow::DataType>& type) {
   if (!value || value->empty()) return arrow::MakeNullScalar(type);
@@ -79,6 +94,11 @@ Result<std::shared_ptr<arrow::Scalar>> ParsePartitionValue(const std::optional<s
     return arrow::MakeScalar(type, v);
   }
   if (type->id() == arrow::Type::BINARY) return arrow::MakeScalar(type, v);
+  if (type->id() == arrow::Type::DECIMAL128) {
+    auto r = ParseDecimal(v, type);
+    if (r.ok()) return r;
+    return Error(ErrorCode::kCorruptLog, "partition value '", *value, "' is not a valid ", type->ToString());
+  }
   if (type->id() == arrow::Type::TIMESTAMP) {
     if (v.size() > 10 && v[10] == ' ') v[10] = 'T';
     auto r = arrow::Scalar::Parse(type, v);

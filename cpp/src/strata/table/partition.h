@@ -24,6 +24,10 @@ Result<std::optional<std::string>> SerializePartitionValue(const arrow::Scalar& 
 Result<std::shared_ptr<arrow::Scalar>> ParsePartitionValue(const std::optional<std::string>& value,
                                                            const std::shared_ptr<arrow::DataType>& type);
 
+/// A decimal given as text ("1.50", "-3", "1E+2") as a scalar of `type` (rescaled; error when it
+/// does not fit the precision or would lose digits).
+Result<std::shared_ptr<arrow::Scalar>> ParseDecimal(const std::string& text, const std::shared_ptr<arrow::DataType>& type);
+
 /// Hive-style escaping of a path segment (as Spark's escapePathName).
 std::string EscapeHivePathName(std::string_view s);
 

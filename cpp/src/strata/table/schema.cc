@@ -294,6 +294,12 @@ Result<std::string> SchemaToJson(const arrow::Schema& schema) {
   return w.Release();
 }
 
+Result<std::string> TypeToJson(const arrow::DataType& type) {
+  JsonWriter w;
+  ARROW_RETURN_NOT_OK(WriteType(w, type, ""));
+  return w.Release();
+}
+
 Result<std::shared_ptr<arrow::DataType>> NormalizeType(const std::shared_ptr<arrow::DataType>& t) {
   using arrow::Type;
   switch (t->id()) {

@@ -33,6 +33,9 @@ Result<std::shared_ptr<arrow::Schema>> SchemaFromJson(const std::string& schema_
 /// string; timestamps with a time zone are `timestamp`, without one `timestamp_ntz`).
 Result<std::string> SchemaToJson(const arrow::Schema& schema);
 
+/// One Delta type as JSON (`"long"`, `"decimal(10,2)"`, or an object for nested types).
+Result<std::string> TypeToJson(const arrow::DataType& type);
+
 /// The Arrow type strata uses for a Delta table column of the same logical type as `t`
 /// (e.g. any timestamp unit → microseconds; large_utf8 → utf8; uint32 → int64).
 Result<std::shared_ptr<arrow::DataType>> NormalizeType(const std::shared_ptr<arrow::DataType>& t);

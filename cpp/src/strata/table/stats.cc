@@ -14,6 +14,7 @@
 
 #include "strata/common/json_writer.h"
 #include "strata/table/json_util.h"
+#include "strata/table/partition.h"
 
 namespace strata::table {
 
@@ -244,8 +245,10 @@ std::shared_ptr<arrow::Scalar> StatValueToScalar(const std::string& json_value,
       if (!parsed.ok() && !t.empty() && t.back() == 'Z') parsed = arrow::Scalar::Parse(type, t.substr(0, t.size() - 1));
       return parsed.ValueOr(nullptr);
     }
+    case Type::DECIMAL128:
+      return ParseDecimal(text, type).ValueOr(nullptr);
     case Type::INT8: case Type::INT16: case Type::INT32: case Type::INT64: case Type::FLOAT:
-    case Type::DOUBLE: case Type::DATE32: case Type::DECIMAL128: case Type::BOOL:
+    case Type::DOUBLE: case Type::DATE32: case Type::BOOL:
       return arrow::Scalar::Parse(type, text).ValueOr(nullptr);
     default:
       return nullptr;
