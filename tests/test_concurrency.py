@@ -302,9 +302,9 @@ def test_concurrent_appends_threads(tmp_path):
 def test_write_releases_gil(tmp_path):
     """A pure-Python thread keeps running while write_table works (the GIL is released)."""
     table = str(tmp_path / "t")
-    n = 300_000
-    big = pa.table({"part": (["a", "b", "c"] * (n // 3)), "writer": ["g"] * n, "seq": [0] * n,
-                    "row": list(range(n))}, schema=wp.SCHEMA)
+    n = 3_000_000  # large enough that the write takes a measurable time
+    big = pa.table({"part": pa.array(["a", "b", "c"] * (n // 3)), "writer": pa.array(["g"] * n),
+                    "seq": pa.array([0] * n), "row": pa.array(range(n))}, schema=wp.SCHEMA)
     strata.write_table(table, wp.batch("init", 0, 6, PARTS), partition_by="part")
     counter = [0]
     stop = threading.Event()

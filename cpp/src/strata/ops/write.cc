@@ -459,7 +459,6 @@ class FileSink {
   }
   Status Write(const std::shared_ptr<arrow::RecordBatch>& b) {
     rows_ += b->num_rows();
-    batches_.push_back(b);
     return writer_->WriteRecordBatch(*b);
   }
   Result<int64_t> Tell() { return out_->Tell(); }
@@ -474,10 +473,9 @@ class FileSink {
     a.size = size;
     a.modification_time = table::NowMs();
     a.data_change = true;
-    ARROW_ASSIGN_OR_RAISE(auto t, arrow::Table::FromRecordBatches(physical_, batches_));
-    ARROW_ASSIGN_OR_RAISE(auto stats, table::ComputeStatsJson(*t, num_indexed_cols));
+    // Statistics come from the footer the Parquet writer just produced: no second pass.
+    ARROW_ASSIGN_OR_RAISE(auto stats, table::StatsJsonFromParquet(*writer_->metadata(), num_indexed_cols));
     a.stats = std::move(stats);
-    batches_.clear();
     return a;
   }
 
@@ -486,7 +484,6 @@ class FileSink {
   std::shared_ptr<arrow::io::OutputStream> out_;
   std::unique_ptr<parquet::arrow::FileWriter> writer_;
   std::shared_ptr<arrow::Schema> physical_;
-  std::vector<std::shared_ptr<arrow::RecordBatch>> batches_;
   int64_t rows_ = 0;
 };
 

@@ -6,11 +6,15 @@
 
 #include <arrow/array.h>
 #include <arrow/chunked_array.h>
-#include <arrow/compute/api_aggregate.h>
+#include <arrow/compute/api.h>
 #include <arrow/scalar.h>
 #include <arrow/table.h>
 #include <arrow/type.h>
 #include <arrow/util/decimal.h>
+#include <parquet/arrow/reader.h>
+#include <parquet/metadata.h>
+#include <parquet/schema.h>
+#include <parquet/statistics.h>
 
 #include "strata/common/json_writer.h"
 #include "strata/table/json_util.h"
@@ -271,6 +275,73 @@ Result<std::string> ComputeStatsJson(const arrow::Table& data, int num_indexed_c
   WriteNested(w, items, [](JsonWriter& o, const LeafStats& l) { return l.max && WriteBound(o, *l.max, true); });
   w.Key("nullCount");
   WriteNested(w, items, [](JsonWriter& o, const LeafStats& l) {
+    o.Int(l.null_count);
+    return true;
+  });
+  w.EndObject();
+  return w.Release();
+}
+
+namespace {
+
+bool Less(const std::shared_ptr<arrow::Scalar>& a, const std::shared_ptr<arrow::Scalar>& b) {
+  auto r = arrow::compute::CallFunction("less", {a, b});
+  if (!r.ok() || !r->is_scalar()) return false;
+  const auto& s = static_cast<const arrow::BooleanScalar&>(*r->scalar());
+  return s.is_valid && s.value;
+}
+
+}  // namespace
+
+Result<std::string> StatsJsonFromParquet(const parquet::FileMetaData& md, int num_indexed_cols) {
+  std::vector<LeafStats> leaves;
+  const auto* schema = md.schema();
+  int budget = num_indexed_cols;
+  for (int c = 0; c < schema->num_columns() && budget != 0; ++c) {
+    const auto* col = schema->Column(c);
+    if (col->max_repetition_level() > 0) continue;  // inside a list or map: no Delta stats
+    if (budget > 0) --budget;
+    LeafStats ls;
+    ls.path = col->path()->ToDotString();
+    bool nulls_known = true, bounds_known = true;
+    for (int rg = 0; rg < md.num_row_groups(); ++rg) {
+      auto rgmd = md.RowGroup(rg);
+      auto chunk = rgmd->ColumnChunk(c);
+      auto stats = chunk->is_stats_set() ? chunk->statistics() : nullptr;
+      if (!stats) {
+        nulls_known = bounds_known = false;
+        break;
+      }
+      if (stats->HasNullCount()) ls.null_count += stats->null_count(); else nulls_known = false;
+      int64_t values = rgmd->num_rows() - (stats->HasNullCount() ? stats->null_count() : 0);
+      if (values == 0) continue;  // an all-null row group bounds nothing
+      if (!stats->HasMinMax()) {
+        bounds_known = false;
+        continue;
+      }
+      std::shared_ptr<arrow::Scalar> mn, mx;
+      if (!parquet::arrow::StatisticsAsScalars(*stats, &mn, &mx).ok() || !mn || !mx) {
+        bounds_known = false;
+        continue;
+      }
+      if (!ls.min || Less(mn, ls.min)) ls.min = mn;
+      if (!ls.max || Less(ls.max, mx)) ls.max = mx;
+    }
+    if (!bounds_known) ls.min = ls.max = nullptr;
+    if (!nulls_known) ls.null_count = -1;
+    leaves.push_back(std::move(ls));
+  }
+  std::vector<std::pair<std::string, const LeafStats*>> items;
+  for (const auto& l : leaves) items.emplace_back(l.path, &l);
+  JsonWriter w;
+  w.BeginObject().Key("numRecords").Int(md.num_rows());
+  w.Key("minValues");
+  WriteNested(w, items, [](JsonWriter& o, const LeafStats& l) { return l.min && WriteBound(o, *l.min, false); });
+  w.Key("maxValues");
+  WriteNested(w, items, [](JsonWriter& o, const LeafStats& l) { return l.max && WriteBound(o, *l.max, true); });
+  w.Key("nullCount");
+  WriteNested(w, items, [](JsonWriter& o, const LeafStats& l) {
+    if (l.null_count < 0) return false;
     o.Int(l.null_count);
     return true;
   });

@@ -13,6 +13,10 @@
 
 #include "strata/common/status.h"
 
+namespace parquet {
+class FileMetaData;
+}
+
 namespace strata::table {
 
 /// Parsed statistics of one file. Leaf values are kept as JSON text, keyed by the dotted
@@ -40,5 +44,9 @@ inline constexpr int kStringStatsPrefix = 32;
 /// The stats JSON for a file holding `data`, whose column names are the physical names.
 /// Statistics cover the first `num_indexed_cols` leaf columns (-1: all).
 Result<std::string> ComputeStatsJson(const arrow::Table& data, int num_indexed_cols = 32);
+
+/// The same statistics taken from a written Parquet file's footer (the writer already computed
+/// min/max/null counts per row group), without another pass over the data.
+Result<std::string> StatsJsonFromParquet(const parquet::FileMetaData& metadata, int num_indexed_cols = 32);
 
 }  // namespace strata::table
