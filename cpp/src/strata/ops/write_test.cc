@@ -3,6 +3,10 @@
 #include <arrow/api.h>
 #include <arrow/compute/api.h>
 
+#include <random>
+
+#include "strata/table/stats.h"
+
 #include "strata/exec/scan.h"
 #include "strata/storage/local_store.h"
 #include "strata/table/snapshot.h"
@@ -193,6 +197,52 @@ TEST_F(WriteTest, ColumnMappingWritesPhysicalNames) {
   EXPECT_EQ(CountRows(store_, "country = 'DE' AND id > 10"), 6);
   ASSERT_OK(WriteTable(store_, Reader({MakeBatch(30, 3)}), {}).status());
   EXPECT_EQ(CountRows(store_), 33);
+}
+
+}  // namespace
+}  // namespace strata::ops
+
+namespace strata::ops {
+namespace {
+
+// The statistics taken from the Parquet footer must equal a direct computation over the data.
+TEST(FooterStats, MatchDirectComputationOnRandomData) {
+  std::mt19937 rng(7);
+  for (int round = 0; round < 20; ++round) {
+    testing::TempDir dir;
+    auto store = *storage::MakeLocalStore(dir.path());
+    int64_t n = 1 + rng() % 3000;
+    arrow::Int32Builder i32;
+    arrow::DoubleBuilder f64;
+    arrow::StringBuilder str;
+    arrow::TimestampBuilder ts(arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"), arrow::default_memory_pool());
+    bool all_null = rng() % 5 == 0;
+    for (int64_t i = 0; i < n; ++i) {
+      if (all_null || rng() % 4 == 0) ASSERT_OK(i32.AppendNull()); else ASSERT_OK(i32.Append(static_cast<int32_t>(rng())));
+      if (rng() % 4 == 0) ASSERT_OK(f64.AppendNull()); else ASSERT_OK(f64.Append(static_cast<double>(rng() % 100000) / 7.0 - 5000));
+      std::string s(rng() % 40, 'a');
+      for (auto& c : s) c = static_cast<char>('a' + rng() % 26);
+      if (rng() % 4 == 0) ASSERT_OK(str.AppendNull()); else ASSERT_OK(str.Append(s));
+      ASSERT_OK(ts.Append(static_cast<int64_t>(rng() % 4000000000000000ULL) - 1000000000000000LL));
+    }
+    auto schema = arrow::schema({arrow::field("i", arrow::int32()), arrow::field("f", arrow::float64()),
+                                 arrow::field("s", arrow::utf8()),
+                                 arrow::field("t", arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"))});
+    auto batch = arrow::RecordBatch::Make(schema, n, {*i32.Finish(), *f64.Finish(), *str.Finish(), *ts.Finish()});
+    FileWriteSpec spec;
+    spec.table_schema = schema;
+    spec.row_group_rows = 1 + rng() % 1000;  // several row groups to combine
+    ASSERT_OK_AND_ASSIGN(auto adds, WriteDataFiles(*store, spec, {batch}));
+    ASSERT_EQ(adds.size(), 1u);
+    ASSERT_OK_AND_ASSIGN(auto got, table::ParseFileStats(adds[0].stats));
+    ASSERT_OK_AND_ASSIGN(auto t, arrow::Table::FromRecordBatches({batch}));
+    ASSERT_OK_AND_ASSIGN(auto want_json, table::ComputeStatsJson(*t));
+    ASSERT_OK_AND_ASSIGN(auto want, table::ParseFileStats(want_json));
+    EXPECT_EQ(got.num_records, want.num_records);
+    EXPECT_EQ(got.null_count, want.null_count);
+    EXPECT_EQ(got.min_values, want.min_values) << *adds[0].stats << "\n" << want_json;
+    EXPECT_EQ(got.max_values, want.max_values) << *adds[0].stats << "\n" << want_json;
+  }
 }
 
 }  // namespace
