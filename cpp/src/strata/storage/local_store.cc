@@ -152,6 +152,30 @@ class LocalStore final : public ObjectStore {
     return out;
   }
 
+  Result<std::vector<ObjectInfo>> ListNames(const std::string& dir) override {
+    std::string full = Full(dir);
+    DIR* d = ::opendir(full.c_str());
+    if (d == nullptr) {
+      if (errno == ENOENT || errno == ENOTDIR) return std::vector<ObjectInfo>{};
+      return Errno("cannot list", full);
+    }
+    std::vector<ObjectInfo> out;
+    while (struct dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name == "." || name == ".." || e->d_type == DT_DIR) continue;
+      if (e->d_type == DT_UNKNOWN) {
+        struct stat st;
+        if (::stat((full + "/" + name).c_str(), &st) != 0 || S_ISDIR(st.st_mode)) continue;
+      }
+      ObjectInfo info;
+      info.path = dir.empty() ? name : dir + "/" + name;
+      info.size = info.mtime_ms = -1;
+      out.push_back(std::move(info));
+    }
+    ::closedir(d);
+    return out;
+  }
+
   Result<std::vector<ObjectInfo>> ListRecursive(const std::string& dir) override {
     std::vector<ObjectInfo> out;
     ARROW_RETURN_NOT_OK(ListInto(dir, /*recursive=*/true, &out));

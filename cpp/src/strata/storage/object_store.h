@@ -22,8 +22,8 @@ namespace strata::storage {
 /// One object (file) below the store's root.
 struct ObjectInfo {
   std::string path;        ///< relative to the store's root, '/'-separated
-  int64_t size = 0;        ///< bytes
-  int64_t mtime_ms = 0;    ///< last modification, milliseconds since the epoch
+  int64_t size = 0;        ///< bytes (-1: not fetched, see ListNames)
+  int64_t mtime_ms = 0;    ///< last modification, milliseconds since the epoch (-1: not fetched)
 };
 
 /// A flat namespace of immutable-ish objects below one root (a table's directory).
@@ -49,6 +49,10 @@ class ObjectStore {
   /// Objects directly inside `dir` ("" for the root), not recursive, in no particular order.
   /// A missing directory lists as empty.
   virtual Result<std::vector<ObjectInfo>> List(const std::string& dir) = 0;
+
+  /// Like List, but size and mtime may be left at -1 when learning them costs extra requests
+  /// (a local listing then needs no stat() per entry).
+  virtual Result<std::vector<ObjectInfo>> ListNames(const std::string& dir) { return List(dir); }
 
   /// Objects below `dir` at any depth.
   virtual Result<std::vector<ObjectInfo>> ListRecursive(const std::string& dir) = 0;
@@ -82,6 +86,7 @@ class ObjectStoreWrapper : public ObjectStore {
     return target_->PutIfAbsent(p, d);
   }
   Result<std::vector<ObjectInfo>> List(const std::string& d) override { return target_->List(d); }
+  Result<std::vector<ObjectInfo>> ListNames(const std::string& d) override { return target_->ListNames(d); }
   Result<std::vector<ObjectInfo>> ListRecursive(const std::string& d) override {
     return target_->ListRecursive(d);
   }

@@ -87,6 +87,156 @@ Status AppendValueJson(JsonWriter& w, const arrow::Array& arr, int64_t i) {
   }
 }
 
+// add and remove rows are the bulk of a checkpoint: they are converted directly from the
+// typed Arrow arrays (the JSON bridge above serves the few other rows).
+
+const arrow::Array* Child(const arrow::StructArray& st, const char* name) {
+  int i = st.struct_type()->GetFieldIndex(name);
+  return i < 0 ? nullptr : st.field(i).get();
+}
+
+std::optional<std::string> StrAt(const arrow::Array* a, int64_t i) {
+  if (a == nullptr || a->IsNull(i)) return std::nullopt;
+  if (a->type_id() == arrow::Type::STRING) return static_cast<const arrow::StringArray*>(a)->GetString(i);
+  if (a->type_id() == arrow::Type::LARGE_STRING) return static_cast<const arrow::LargeStringArray*>(a)->GetString(i);
+  return std::nullopt;
+}
+
+std::optional<int64_t> IntAt(const arrow::Array* a, int64_t i) {
+  if (a == nullptr || a->IsNull(i)) return std::nullopt;
+  switch (a->type_id()) {
+    case arrow::Type::INT64: return static_cast<const arrow::Int64Array*>(a)->Value(i);
+    case arrow::Type::INT32: return static_cast<const arrow::Int32Array*>(a)->Value(i);
+    default: return std::nullopt;
+  }
+}
+
+std::optional<bool> BoolAt(const arrow::Array* a, int64_t i) {
+  if (a == nullptr || a->IsNull(i) || a->type_id() != arrow::Type::BOOL) return std::nullopt;
+  return static_cast<const arrow::BooleanArray*>(a)->Value(i);
+}
+
+template <typename Fn>
+bool ForEachMapEntry(const arrow::Array* a, int64_t i, Fn&& fn) {
+  if (a == nullptr || a->IsNull(i) || a->type_id() != arrow::Type::MAP) return false;
+  const auto* m = static_cast<const arrow::MapArray*>(a);
+  const auto* keys = m->keys().get();
+  const auto* items = m->items().get();
+  for (int64_t j = m->value_offset(i); j < m->value_offset(i + 1); ++j) {
+    auto k = StrAt(keys, j);
+    if (k) fn(*k, StrAt(items, j));
+  }
+  return true;
+}
+
+struct FileColumns {
+  const arrow::StructArray* st = nullptr;
+  const arrow::Array *path, *pv, *size, *mtime, *data_change, *stats, *tags, *dv, *base_row_id, *drcv,
+      *clustering, *deletion_ts, *extended;
+  const arrow::Array *dv_type = nullptr, *dv_path = nullptr, *dv_offset = nullptr, *dv_size = nullptr,
+                     *dv_card = nullptr;
+  explicit FileColumns(const arrow::StructArray& s) : st(&s) {
+    path = Child(s, "path");
+    pv = Child(s, "partitionValues");
+    size = Child(s, "size");
+    mtime = Child(s, "modificationTime");
+    data_change = Child(s, "dataChange");
+    stats = Child(s, "stats");
+    tags = Child(s, "tags");
+    dv = Child(s, "deletionVector");
+    base_row_id = Child(s, "baseRowId");
+    drcv = Child(s, "defaultRowCommitVersion");
+    clustering = Child(s, "clusteringProvider");
+    deletion_ts = Child(s, "deletionTimestamp");
+    extended = Child(s, "extendedFileMetadata");
+    if (dv && dv->type_id() == arrow::Type::STRUCT) {
+      const auto& d = static_cast<const arrow::StructArray&>(*dv);
+      dv_type = Child(d, "storageType");
+      dv_path = Child(d, "pathOrInlineDv");
+      dv_offset = Child(d, "offset");
+      dv_size = Child(d, "sizeInBytes");
+      dv_card = Child(d, "cardinality");
+    }
+  }
+  PartitionValues Partition(int64_t i) const {
+    PartitionValues out;
+    ForEachMapEntry(pv, i, [&](const std::string& k, std::optional<std::string> v) {
+      if (v && v->empty()) v.reset();
+      out.emplace(k, std::move(v));
+    });
+    return out;
+  }
+  std::optional<StringMap> Tags(int64_t i) const {
+    StringMap out;
+    bool present = ForEachMapEntry(tags, i, [&](const std::string& k, std::optional<std::string> v) {
+      if (v) out.emplace(k, std::move(*v));
+    });
+    if (!present) return std::nullopt;
+    return out;
+  }
+  Result<std::optional<DeletionVectorDescriptor>> Dv(int64_t i) const {
+    if (dv == nullptr || dv->IsNull(i)) return std::nullopt;
+    DeletionVectorDescriptor d;
+    auto t = StrAt(dv_type, i);
+    auto p = StrAt(dv_path, i);
+    auto sz = IntAt(dv_size, i);
+    auto card = IntAt(dv_card, i);
+    if (!t || !p || !sz || !card) return Status::Invalid("incomplete deletionVector in row ", i);
+    d.storage_type = *t;
+    d.path_or_inline_dv = *p;
+    if (auto off = IntAt(dv_offset, i)) d.offset = static_cast<int32_t>(*off);
+    d.size_in_bytes = static_cast<int32_t>(*sz);
+    d.cardinality = *card;
+    return d;
+  }
+};
+
+Status AppendAdds(const arrow::StructArray& st, std::vector<Action>* out) {
+  FileColumns c(st);
+  for (int64_t i = 0; i < st.length(); ++i) {
+    if (st.IsNull(i)) continue;
+    AddFile a;
+    auto path = StrAt(c.path, i);
+    auto size = IntAt(c.size, i);
+    if (!path || !size) return Status::Invalid("add row ", i, " lacks path or size");
+    a.path = std::move(*path);
+    a.partition_values = c.Partition(i);
+    a.size = *size;
+    a.modification_time = IntAt(c.mtime, i).value_or(0);
+    a.data_change = BoolAt(c.data_change, i).value_or(false);
+    a.stats = StrAt(c.stats, i);
+    a.tags = c.Tags(i);
+    ARROW_ASSIGN_OR_RAISE(a.deletion_vector, c.Dv(i));
+    a.base_row_id = IntAt(c.base_row_id, i);
+    a.default_row_commit_version = IntAt(c.drcv, i);
+    a.clustering_provider = StrAt(c.clustering, i);
+    out->push_back(std::move(a));
+  }
+  return Status::OK();
+}
+
+Status AppendRemoves(const arrow::StructArray& st, std::vector<Action>* out) {
+  FileColumns c(st);
+  for (int64_t i = 0; i < st.length(); ++i) {
+    if (st.IsNull(i)) continue;
+    RemoveFile r;
+    auto path = StrAt(c.path, i);
+    if (!path) return Status::Invalid("remove row ", i, " lacks a path");
+    r.path = std::move(*path);
+    r.deletion_timestamp = IntAt(c.deletion_ts, i);
+    r.data_change = BoolAt(c.data_change, i).value_or(false);
+    r.extended_file_metadata = BoolAt(c.extended, i);
+    if (c.pv && !c.pv->IsNull(i)) r.partition_values = c.Partition(i);
+    r.size = IntAt(c.size, i);
+    r.tags = c.Tags(i);
+    ARROW_ASSIGN_OR_RAISE(r.deletion_vector, c.Dv(i));
+    r.base_row_id = IntAt(c.base_row_id, i);
+    r.default_row_commit_version = IntAt(c.drcv, i);
+    out->push_back(std::move(r));
+  }
+  return Status::OK();
+}
+
 const std::set<std::string>& ActionColumns() {
   static const std::set<std::string> k = {"add", "remove", "metaData", "protocol", "txn",
                                           "domainMetadata", "sidecar", "checkpointMetadata"};
@@ -129,11 +279,27 @@ Result<std::vector<Action>> ReadParquetActions(storage::ObjectStore& store, cons
     return Error(ErrorCode::kCorruptLog, "cannot decode checkpoint file '", path, "': ", table_r.status().message());
   }
   ARROW_ASSIGN_OR_RAISE(auto batch, (*table_r)->CombineChunksToBatch());
+  std::vector<Action> files;
+  std::vector<bool> typed(batch->num_columns(), false);
+  for (int c = 0; c < batch->num_columns(); ++c) {
+    const auto& name = batch->schema()->field(c)->name();
+    if (batch->column(c)->type_id() != arrow::Type::STRUCT) continue;
+    const auto& st = static_cast<const arrow::StructArray&>(*batch->column(c));
+    Status st_ok;
+    if (name == "add") {
+      st_ok = AppendAdds(st, &files);
+      typed[c] = true;
+    } else if (name == "remove") {
+      st_ok = AppendRemoves(st, &files);
+      typed[c] = true;
+    }
+    if (!st_ok.ok()) return Error(ErrorCode::kCorruptLog, "checkpoint file '", path, "': ", st_ok.message());
+  }
   std::string ndjson;
   for (int64_t row = 0; row < batch->num_rows(); ++row) {
     for (int c = 0; c < batch->num_columns(); ++c) {
       const auto& col = *batch->column(c);
-      if (col.IsNull(row)) continue;
+      if (typed[c] || col.IsNull(row)) continue;
       JsonWriter w;
       w.BeginObject().Key(batch->schema()->field(c)->name());
       ARROW_RETURN_NOT_OK(AppendValueJson(w, col, row));
@@ -142,7 +308,9 @@ Result<std::vector<Action>> ReadParquetActions(storage::ObjectStore& store, cons
       ndjson.push_back('\n');
     }
   }
-  return ParseActions(ndjson, path);
+  ARROW_ASSIGN_OR_RAISE(auto rest, ParseActions(ndjson, path));
+  for (auto& a : files) rest.push_back(std::move(a));
+  return rest;
 }
 
 // ---- writing -------------------------------------------------------------------------------

@@ -146,7 +146,13 @@ Result<int64_t> CommitToTable(std::shared_ptr<storage::ObjectStore> store, Commi
       }
       if (interval > 0 && version > 0 && version % interval == 0) {
         // Post-commit work: a failed checkpoint leaves a valid table, so it is not an error.
-        auto snap = Snapshot::Load(store, version);
+        // Without concurrent commits, the new state is the read snapshot plus our actions.
+        Result<SnapshotPtr> snap = Status::Invalid("unset");
+        if (commit.read_snapshot && version == commit.read_snapshot->version() + 1) {
+          snap = Snapshot::FromActions(store, version, ict.value_or(now), {commit.actions}, commit.read_snapshot);
+        } else {
+          snap = Snapshot::Load(store, version);
+        }
         if (snap.ok()) {
           bool v2 = false;
           for (const auto& f : (*snap)->protocol().writer_features.value_or(std::vector<std::string>{})) {
@@ -162,7 +168,7 @@ Result<int64_t> CommitToTable(std::shared_ptr<storage::ObjectStore> store, Commi
       return Error(ErrorCode::kCommitConflict, "table '", store->root(),
                    "' was created concurrently by another writer");
     }
-    ARROW_ASSIGN_OR_RAISE(auto listing, ListLog(*store));
+    ARROW_ASSIGN_OR_RAISE(auto listing, ListLog(*store, /*with_metadata=*/false));
     int64_t latest = listing.latest_version();
     for (int64_t v = version; v <= latest; ++v) {
       auto winning = ReadVersion(*store, v);

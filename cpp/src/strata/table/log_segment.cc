@@ -54,8 +54,8 @@ LogFile ParseLogFileName(const storage::ObjectInfo& info) {
   return f;
 }
 
-Result<LogListing> ListLog(storage::ObjectStore& store) {
-  ARROW_ASSIGN_OR_RAISE(auto entries, store.List(kLogDir));
+Result<LogListing> ListLog(storage::ObjectStore& store, bool with_metadata) {
+  ARROW_ASSIGN_OR_RAISE(auto entries, with_metadata ? store.List(kLogDir) : store.ListNames(kLogDir));
   LogListing out;
   std::map<std::pair<int64_t, int32_t>, std::vector<LogFile>> multipart;  // (version, parts)
   for (const auto& e : entries) {

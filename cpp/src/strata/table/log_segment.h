@@ -48,7 +48,8 @@ struct LogListing {
   int64_t latest_version() const { return commits.empty() ? -1 : commits.back().version; }
 };
 
-Result<LogListing> ListLog(storage::ObjectStore& store);
+/// Lists the log. Without `with_metadata` sizes and mtimes may be -1 (cheaper on local disk).
+Result<LogListing> ListLog(storage::ObjectStore& store, bool with_metadata = true);
 
 /// The segment for `version` (latest when nullopt). Errors: kNotATable when there is no log,
 /// kVersionNotFound for a version outside the log, kCorruptLog for gaps in the versions.

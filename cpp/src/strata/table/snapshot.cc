@@ -256,8 +256,15 @@ Status Snapshot::Finish() {
 }
 
 Result<SnapshotPtr> Snapshot::Load(std::shared_ptr<storage::ObjectStore> store, std::optional<int64_t> version) {
-  ARROW_ASSIGN_OR_RAISE(auto listing, ListLog(*store));
+  ARROW_ASSIGN_OR_RAISE(auto listing, ListLog(*store, /*with_metadata=*/false));
   ARROW_ASSIGN_OR_RAISE(auto seg, BuildLogSegment(listing, version, store->root()));
+  // Only the newest file of the segment needs its mtime (the snapshot's timestamp).
+  auto& newest = seg.commits.empty() ? seg.checkpoint[0] : seg.commits.back();
+  if (newest.info.mtime_ms < 0) {
+    ARROW_ASSIGN_OR_RAISE(auto head, store->Head(newest.info.path));
+    if (!head) return Error(ErrorCode::kCorruptLog, "log file '", newest.info.path, "' vanished while loading");
+    newest.info = *head;
+  }
   std::vector<std::vector<Action>> commits;
   int64_t ts = 0;
   if (!seg.checkpoint.empty()) {
