@@ -13,6 +13,7 @@
 #include <arrow/record_batch.h>
 #include <arrow/scalar.h>
 #include <arrow/table.h>
+#include <arrow/table_builder.h>
 #include <arrow/type.h>
 #include <arrow/util/key_value_metadata.h>
 #include <parquet/arrow/reader.h>
@@ -36,6 +37,9 @@ const bool kComputeReady = arrow::compute::Initialize().ok();
 namespace {
 
 using table::AddFile;
+
+/// Upper bound on rows per batch handed out by a scan.
+constexpr int64_t kMaxBatchRows = 1 << 20;
 using table::ColumnMappingMode;
 using table::Snapshot;
 
@@ -264,7 +268,7 @@ Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> ReadFile(const Snapshot
   parquet::ArrowReaderProperties props;
   props.set_use_threads(true);
   props.set_pre_buffer(true);
-  props.set_batch_size(64 * 1024);
+  props.set_batch_size(kMaxBatchRows);
   props.set_coerce_int96_timestamp_unit(arrow::TimeUnit::MICRO);
   parquet::arrow::FileReaderBuilder builder;
   auto open_st = builder.Open(input);
@@ -350,14 +354,29 @@ Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> ReadFile(const Snapshot
   }
 
   std::vector<std::shared_ptr<arrow::RecordBatch>> out;
-  for (size_t g = 0; g < row_groups.size(); ++g) {
-    std::unique_ptr<arrow::RecordBatchReader> rb_reader;
-    auto rr = reader->GetRecordBatchReader({row_groups[g]}, leaves);
-    if (!rr.ok()) {
-      return Error(ErrorCode::kCorruptLog, "cannot read data file '", display, "': ", rr.status().message());
+  // Without deletion vectors or row ids, the selected row groups are decoded in one call
+  // (columns in parallel, large chunks); otherwise row group by row group, so that row indexes
+  // in the physical file are exact.
+  const bool whole = !deleted && !options.with_row_ids;
+  const size_t units = whole ? (row_groups.empty() ? 0 : 1) : row_groups.size();
+  for (size_t g = 0; g < units; ++g) {
+    std::shared_ptr<arrow::RecordBatchReader> rb_reader;
+    if (whole) {
+      auto t = reader->ReadRowGroups(row_groups, leaves);
+      if (!t.ok()) {
+        return Error(ErrorCode::kCorruptLog, "cannot read data file '", display, "': ", t.status().message());
+      }
+      auto tbr = std::make_shared<arrow::TableBatchReader>(*t);
+      tbr->set_chunksize(kMaxBatchRows);
+      rb_reader = tbr;
+    } else {
+      auto rr = reader->GetRecordBatchReader({row_groups[g]}, leaves);
+      if (!rr.ok()) {
+        return Error(ErrorCode::kCorruptLog, "cannot read data file '", display, "': ", rr.status().message());
+      }
+      rb_reader = std::move(*rr);
     }
-    rb_reader = std::move(*rr);
-    int64_t row = rg_start[g];
+    int64_t row = whole ? 0 : rg_start[g];
     while (true) {
       std::shared_ptr<arrow::RecordBatch> batch;
       auto st = rb_reader->ReadNext(&batch);

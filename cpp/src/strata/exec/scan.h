@@ -4,6 +4,7 @@
 /// deletion vectors and the filter itself. Knows tables and expressions, not operations.
 #pragma once
 
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>

@@ -211,6 +211,26 @@ void WriteNested(JsonWriter& w, const std::vector<std::pair<std::string, const L
   w.EndObject();
 }
 
+/// The stats JSON for leaf statistics (null_count < 0: unknown, omitted).
+std::string StatsJson(int64_t num_records, const std::vector<LeafStats>& leaves) {
+  std::vector<std::pair<std::string, const LeafStats*>> items;
+  for (const auto& l : leaves) items.emplace_back(l.path, &l);
+  JsonWriter w;
+  w.BeginObject().Key("numRecords").Int(num_records);
+  w.Key("minValues");
+  WriteNested(w, items, [](JsonWriter& o, const LeafStats& l) { return l.min && WriteBound(o, *l.min, false); });
+  w.Key("maxValues");
+  WriteNested(w, items, [](JsonWriter& o, const LeafStats& l) { return l.max && WriteBound(o, *l.max, true); });
+  w.Key("nullCount");
+  WriteNested(w, items, [](JsonWriter& o, const LeafStats& l) {
+    if (l.null_count < 0) return false;
+    o.Int(l.null_count);
+    return true;
+  });
+  w.EndObject();
+  return w.Release();
+}
+
 }  // namespace
 
 Result<FileStats> ParseFileStats(const std::optional<std::string>& json) {
@@ -265,21 +285,7 @@ Result<std::string> ComputeStatsJson(const arrow::Table& data, int num_indexed_c
   for (int i = 0; i < data.num_columns(); ++i) {
     CollectLeaves(data.column(i), data.schema()->field(i)->name(), &leaves, &budget);
   }
-  std::vector<std::pair<std::string, const LeafStats*>> items;
-  for (const auto& l : leaves) items.emplace_back(l.path, &l);
-  JsonWriter w;
-  w.BeginObject().Key("numRecords").Int(data.num_rows());
-  w.Key("minValues");
-  WriteNested(w, items, [](JsonWriter& o, const LeafStats& l) { return l.min && WriteBound(o, *l.min, false); });
-  w.Key("maxValues");
-  WriteNested(w, items, [](JsonWriter& o, const LeafStats& l) { return l.max && WriteBound(o, *l.max, true); });
-  w.Key("nullCount");
-  WriteNested(w, items, [](JsonWriter& o, const LeafStats& l) {
-    o.Int(l.null_count);
-    return true;
-  });
-  w.EndObject();
-  return w.Release();
+  return StatsJson(data.num_rows(), leaves);
 }
 
 namespace {
@@ -331,22 +337,7 @@ Result<std::string> StatsJsonFromParquet(const parquet::FileMetaData& md, int nu
     if (!nulls_known) ls.null_count = -1;
     leaves.push_back(std::move(ls));
   }
-  std::vector<std::pair<std::string, const LeafStats*>> items;
-  for (const auto& l : leaves) items.emplace_back(l.path, &l);
-  JsonWriter w;
-  w.BeginObject().Key("numRecords").Int(md.num_rows());
-  w.Key("minValues");
-  WriteNested(w, items, [](JsonWriter& o, const LeafStats& l) { return l.min && WriteBound(o, *l.min, false); });
-  w.Key("maxValues");
-  WriteNested(w, items, [](JsonWriter& o, const LeafStats& l) { return l.max && WriteBound(o, *l.max, true); });
-  w.Key("nullCount");
-  WriteNested(w, items, [](JsonWriter& o, const LeafStats& l) {
-    if (l.null_count < 0) return false;
-    o.Int(l.null_count);
-    return true;
-  });
-  w.EndObject();
-  return w.Release();
+  return StatsJson(md.num_rows(), leaves);
 }
 
 }  // namespace strata::table
