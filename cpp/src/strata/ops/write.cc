@@ -12,6 +12,7 @@
 #include <arrow/record_batch.h>
 #include <arrow/table.h>
 #include <arrow/type.h>
+#include <arrow/util/byte_size.h>
 #include <arrow/util/key_value_metadata.h>
 #include <parquet/arrow/writer.h>
 #include <parquet/properties.h>
@@ -457,10 +458,19 @@ class FileSink {
     physical_ = physical;
     return Status::OK();
   }
-  Status Write(const std::shared_ptr<arrow::RecordBatch>& b) {
+  /// Appends rows; the buffered row group is flushed once it holds `row_group_rows`.
+  Status Write(const std::shared_ptr<arrow::RecordBatch>& b, int64_t row_group_rows) {
     rows_ += b->num_rows();
-    return writer_->WriteRecordBatch(*b);
+    buffered_ += b->num_rows();
+    ARROW_RETURN_NOT_OK(writer_->WriteRecordBatch(*b));
+    if (buffered_ >= row_group_rows) {
+      ARROW_RETURN_NOT_OK(writer_->NewBufferedRowGroup());
+      flushed_ += buffered_;
+      buffered_ = 0;
+    }
+    return Status::OK();
   }
+  int64_t flushed_rows() const { return flushed_; }
   Result<int64_t> Tell() { return out_->Tell(); }
   int64_t rows() const { return rows_; }
   Result<AddFile> Close(const table::PartitionValues& pv, int num_indexed_cols) {
@@ -485,6 +495,8 @@ class FileSink {
   std::unique_ptr<parquet::arrow::FileWriter> writer_;
   std::shared_ptr<arrow::Schema> physical_;
   int64_t rows_ = 0;
+  int64_t buffered_ = 0;  // rows in the row group not yet flushed
+  int64_t flushed_ = 0;
 };
 
 /// Splits a batch by partition values: (values, rows) per distinct key.
@@ -550,6 +562,7 @@ Result<std::vector<AddFile>> WriteDataFiles(storage::ObjectStore& store, const F
   };
   std::unordered_map<std::string, Open> open;
   std::vector<AddFile> adds;
+  double est_bytes_per_row = -1;
   int file_index = 0;
   for (const auto& batch : batches) {
     ARROW_ASSIGN_OR_RAISE(auto parts, SplitByPartition(batch, spec));
@@ -570,10 +583,22 @@ Result<std::vector<AddFile>> WriteDataFiles(storage::ObjectStore& store, const F
       arrow::ArrayVector cols;
       for (int i : data_cols) cols.push_back(part->column(i));
       auto phys_batch = arrow::RecordBatch::Make(physical, part->num_rows(), cols);
-      // Large batches are written in row-group sized slices so files can roll over.
-      for (int64_t off = 0; off < phys_batch->num_rows(); off += spec.row_group_rows) {
-        ARROW_RETURN_NOT_OK(slot.sink->Write(phys_batch->Slice(off, spec.row_group_rows)));
+      // Row groups are sized so that a file holds about four of them at the target size
+      // (compressed bytes per row are guessed from the data, then learned from what is
+      // flushed); files roll over at row-group boundaries.
+      if (est_bytes_per_row <= 0 && phys_batch->num_rows() > 0) {
+        est_bytes_per_row = std::max(1.0, static_cast<double>(arrow::util::TotalBufferSize(*phys_batch)) /
+                                              static_cast<double>(phys_batch->num_rows()) / 4.0);
+      }
+      int64_t rg_rows = std::clamp<int64_t>(
+          static_cast<int64_t>(static_cast<double>(spec.target_file_size) / 4.0 / est_bytes_per_row), 1024,
+          spec.row_group_rows);
+      for (int64_t off = 0; off < phys_batch->num_rows(); off += rg_rows) {
+        ARROW_RETURN_NOT_OK(slot.sink->Write(phys_batch->Slice(off, rg_rows), rg_rows));
         ARROW_ASSIGN_OR_RAISE(int64_t pos, slot.sink->Tell());
+        if (slot.sink->flushed_rows() > 0) {
+          est_bytes_per_row = std::max(1.0, static_cast<double>(pos) / static_cast<double>(slot.sink->flushed_rows()));
+        }
         if (pos >= spec.target_file_size) {
           ARROW_ASSIGN_OR_RAISE(auto add, slot.sink->Close(slot.pv, spec.num_indexed_cols));
           adds.push_back(std::move(add));
