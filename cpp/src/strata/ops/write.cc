@@ -462,18 +462,25 @@ class FileSink {
   Status Write(const std::shared_ptr<arrow::RecordBatch>& b, int64_t row_group_rows) {
     rows_ += b->num_rows();
     buffered_ += b->num_rows();
-    ARROW_RETURN_NOT_OK(writer_->WriteRecordBatch(*b));
-    if (buffered_ >= row_group_rows) {
-      ARROW_RETURN_NOT_OK(writer_->NewBufferedRowGroup());
-      flushed_ += buffered_;
-      buffered_ = 0;
-    }
+    pending_.push_back(b);
+    if (buffered_ >= row_group_rows) ARROW_RETURN_NOT_OK(Flush(row_group_rows));
+    return Status::OK();
+  }
+  /// Writes the pending batches as row group(s) (never an empty one).
+  Status Flush(int64_t row_group_rows) {
+    if (buffered_ == 0) return Status::OK();
+    ARROW_ASSIGN_OR_RAISE(auto t, arrow::Table::FromRecordBatches(physical_, pending_));
+    ARROW_RETURN_NOT_OK(writer_->WriteTable(*t, std::max<int64_t>(row_group_rows, buffered_)));
+    flushed_ += buffered_;
+    buffered_ = 0;
+    pending_.clear();
     return Status::OK();
   }
   int64_t flushed_rows() const { return flushed_; }
   Result<int64_t> Tell() { return out_->Tell(); }
   int64_t rows() const { return rows_; }
   Result<AddFile> Close(const table::PartitionValues& pv, int num_indexed_cols) {
+    ARROW_RETURN_NOT_OK(Flush(buffered_));
     ARROW_RETURN_NOT_OK(writer_->Close());
     ARROW_ASSIGN_OR_RAISE(int64_t size, out_->Tell());
     ARROW_RETURN_NOT_OK(out_->Close());
@@ -495,8 +502,9 @@ class FileSink {
   std::unique_ptr<parquet::arrow::FileWriter> writer_;
   std::shared_ptr<arrow::Schema> physical_;
   int64_t rows_ = 0;
-  int64_t buffered_ = 0;  // rows in the row group not yet flushed
+  int64_t buffered_ = 0;  // rows in `pending_`, the next row group
   int64_t flushed_ = 0;
+  std::vector<std::shared_ptr<arrow::RecordBatch>> pending_;
 };
 
 /// Splits a batch by partition values: (values, rows) per distinct key.

@@ -5,6 +5,9 @@
 
 #include <random>
 
+#include <parquet/file_reader.h>
+#include <parquet/metadata.h>
+
 #include "strata/table/stats.h"
 
 #include "strata/exec/scan.h"
@@ -234,6 +237,15 @@ TEST(FooterStats, MatchDirectComputationOnRandomData) {
     spec.row_group_rows = 1 + rng() % 1000;  // several row groups to combine
     ASSERT_OK_AND_ASSIGN(auto adds, WriteDataFiles(*store, spec, {batch}));
     ASSERT_EQ(adds.size(), 1u);
+    auto reader = parquet::ParquetFileReader::OpenFile(dir.path() + "/" + adds[0].path);
+    int64_t total = 0;
+    for (int rg = 0; rg < reader->metadata()->num_row_groups(); ++rg) {
+      int64_t rows = reader->metadata()->RowGroup(rg)->num_rows();
+      EXPECT_GT(rows, 0) << "empty row group " << rg;
+      EXPECT_LE(rows, spec.row_group_rows);
+      total += rows;
+    }
+    EXPECT_EQ(total, n);
     ASSERT_OK_AND_ASSIGN(auto got, table::ParseFileStats(adds[0].stats));
     ASSERT_OK_AND_ASSIGN(auto t, arrow::Table::FromRecordBatches({batch}));
     ASSERT_OK_AND_ASSIGN(auto want_json, table::ComputeStatsJson(*t));
