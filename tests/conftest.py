@@ -27,7 +27,9 @@ except ImportError:  # pragma: no cover - depends on the checkout's setup state
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python"))
     import strata  # noqa: F401
 
-SHARED_TABLES = Path("/work/shared/testdata/delta-tables")
+# shared/ sits beside the repository (in CI too); STRATA_SHARED_DIR overrides.
+SHARED_TABLES = Path(os.environ.get("STRATA_SHARED_DIR", Path(__file__).resolve().parent.parent.parent / "shared")) \
+    / "testdata" / "delta-tables"
 
 
 # --------------------------------------------------------------------------------------------
@@ -55,7 +57,7 @@ def shared_table_name(path: Path) -> str:
 
 
 def copy_shared_table(name: str, dest) -> str:
-    """Copies /work/shared/testdata/delta-tables/<name> (read-only) to `dest`; returns dest.
+    """Copies ../shared/testdata/delta-tables/<name> (read-only) to `dest`; returns dest.
     The copy is writable, so tests may corrupt or extend it."""
     src = SHARED_TABLES / name
     if not (src / "_delta_log").is_dir():

@@ -1,4 +1,4 @@
-"""Every table of the shared test data (/work/shared/testdata/delta-tables), at every version
+"""Every table of the shared test data (../shared/testdata/delta-tables beside the repository), at every version
 delta-rs can load: strata gives exactly delta-rs's rows, or refuses the table with
 UnsupportedFeatureError naming the feature. The tables strata refuses are listed in REFUSED; the
 test fails if strata refuses any other table or reads one of these, so the list only changes

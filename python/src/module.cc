@@ -15,6 +15,7 @@
 
 #include "strata/exec/scan.h"
 #include "strata/expr/expr.h"
+#include "strata/ops/delete.h"
 #include "strata/ops/write.h"
 #include "strata/table/checkpoint.h"
 #include "strata/table/snapshot.h"
@@ -239,6 +240,43 @@ nb::dict WriteTable(const std::string& path, nb::object capsule, const std::stri
   return d;
 }
 
+nb::dict DmlDict(const strata::ops::DmlResult& r) {
+  nb::dict d;
+  d["version"] = r.version;
+  d["rows_deleted"] = r.rows_deleted;
+  d["rows_updated"] = r.rows_updated;
+  d["files_removed"] = r.files_removed;
+  d["files_added"] = r.files_added;
+  d["deletion_vectors_added"] = r.deletion_vectors_added;
+  d["files_skipped"] = r.files_skipped;
+  return d;
+}
+
+nb::dict DeleteRows(const std::string& path, const std::string& predicate, std::optional<bool> use_dv) {
+  strata::ops::DmlOptions o;
+  o.use_deletion_vectors = use_dv;
+  auto store = Store(path);
+  strata::ops::DmlResult r;
+  {
+    nb::gil_scoped_release release;
+    r = Unwrap(strata::ops::DeleteRows(store, predicate, o));
+  }
+  return DmlDict(r);
+}
+
+nb::dict UpdateRows(const std::string& path, const std::string& predicate,
+                    std::map<std::string, std::string> set, std::optional<bool> use_dv) {
+  strata::ops::DmlOptions o;
+  o.use_deletion_vectors = use_dv;
+  auto store = Store(path);
+  strata::ops::DmlResult r;
+  {
+    nb::gil_scoped_release release;
+    r = Unwrap(strata::ops::UpdateRows(store, predicate, set, o));
+  }
+  return DmlDict(r);
+}
+
 std::string ParseExpression(const std::string& sql) {
   return strata::expr::ToString(Unwrap(strata::expr::Parse(sql)));
 }
@@ -282,4 +320,6 @@ NB_MODULE(_strata, m) {
         "replace_where"_a, "configuration"_a, "target_file_size"_a, "name"_a = nb::none(),
         "description"_a = nb::none(), "compression"_a = "snappy", "txn"_a = nb::none());
   m.def("parse_expression", &ParseExpression, "sql"_a);
+  m.def("delete_rows", &DeleteRows, "path"_a, "predicate"_a, "use_deletion_vectors"_a = nb::none());
+  m.def("update_rows", &UpdateRows, "path"_a, "predicate"_a, "set"_a, "use_deletion_vectors"_a = nb::none());
 }

@@ -233,6 +233,20 @@ class Table:
         total, kept = self._t.plan(filter)
         return {"files_total": total, "files_to_read": kept, "files_skipped": total - kept}
 
+    # --- changes (each commits a new version of the table at `path`) ------------------------------
+    def delete(self, predicate: Optional[str] = None) -> dict[str, int]:
+        """Deletes the rows matching `predicate` (SQL; every row when None) from the latest
+        version. Whole files are dropped without rewriting; with delta.enableDeletionVectors the
+        rest are marked in deletion vectors, else rewritten. Returns the operation metrics."""
+        return dict(_strata.delete_rows(self.path, predicate or ""))
+
+    def update(self, predicate: Optional[str] = None, set: Optional[Mapping[str, str]] = None) -> dict[str, int]:  # noqa: A002
+        """Sets columns to SQL expressions where `predicate` holds (every row when None), e.g.
+        t.update("city = 'paris'", set={"fare": "fare * 1.1"}). Returns the operation metrics."""
+        if not set:
+            raise InvalidArgumentError("update needs set={column: SQL expression}")
+        return dict(_strata.update_rows(self.path, predicate or "", {str(k): str(v) for k, v in set.items()}))
+
     def checkpoint(self) -> None:
         """Writes a checkpoint of this version (readers then replay less log)."""
         self._t.checkpoint()

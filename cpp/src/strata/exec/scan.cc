@@ -354,29 +354,16 @@ Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> ReadFile(const Snapshot
   }
 
   std::vector<std::shared_ptr<arrow::RecordBatch>> out;
-  // Without deletion vectors or row ids, the selected row groups are decoded in one call
-  // (columns in parallel, large chunks); otherwise row group by row group, so that row indexes
-  // in the physical file are exact.
-  const bool whole = !deleted && !options.with_row_ids;
-  const size_t units = whole ? (row_groups.empty() ? 0 : 1) : row_groups.size();
-  for (size_t g = 0; g < units; ++g) {
+  // Row group by row group: memory stays bounded and row indexes in the physical file are exact
+  // (deletion vectors, row ids). Batches are as large as a row group (up to kMaxBatchRows).
+  for (size_t g = 0; g < row_groups.size(); ++g) {
     std::shared_ptr<arrow::RecordBatchReader> rb_reader;
-    if (whole) {
-      auto t = reader->ReadRowGroups(row_groups, leaves);
-      if (!t.ok()) {
-        return Error(ErrorCode::kCorruptLog, "cannot read data file '", display, "': ", t.status().message());
-      }
-      auto tbr = std::make_shared<arrow::TableBatchReader>(*t);
-      tbr->set_chunksize(kMaxBatchRows);
-      rb_reader = tbr;
-    } else {
-      auto rr = reader->GetRecordBatchReader({row_groups[g]}, leaves);
-      if (!rr.ok()) {
-        return Error(ErrorCode::kCorruptLog, "cannot read data file '", display, "': ", rr.status().message());
-      }
-      rb_reader = std::move(*rr);
+    auto rr = reader->GetRecordBatchReader({row_groups[g]}, leaves);
+    if (!rr.ok()) {
+      return Error(ErrorCode::kCorruptLog, "cannot read data file '", display, "': ", rr.status().message());
     }
-    int64_t row = whole ? 0 : rg_start[g];
+    rb_reader = std::move(*rr);
+    int64_t row = rg_start[g];
     while (true) {
       std::shared_ptr<arrow::RecordBatch> batch;
       auto st = rb_reader->ReadNext(&batch);

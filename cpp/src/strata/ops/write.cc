@@ -18,6 +18,7 @@
 #include <parquet/properties.h>
 
 #include "strata/exec/scan.h"
+#include "strata/ops/write_internal.h"
 #include "strata/expr/expr.h"
 #include "strata/table/json_util.h"
 #include "strata/table/partition.h"
@@ -99,8 +100,8 @@ Result<std::shared_ptr<arrow::Array>> Conform(const std::shared_ptr<arrow::Array
   return *casted;
 }
 
-Result<std::shared_ptr<arrow::RecordBatch>> ConformBatch(const arrow::RecordBatch& batch,
-                                                         const std::shared_ptr<arrow::Schema>& table_schema) {
+Result<std::shared_ptr<arrow::RecordBatch>> ConformBatchImpl(const arrow::RecordBatch& batch,
+                                                             const std::shared_ptr<arrow::Schema>& table_schema) {
   arrow::ArrayVector cols;
   arrow::FieldVector fields;
   for (const auto& tf : table_schema->fields()) {
@@ -125,13 +126,10 @@ Result<std::shared_ptr<arrow::RecordBatch>> ConformBatch(const arrow::RecordBatc
 
 // ---- constraints, invariants, generated columns ---------------------------------------------
 
-struct Check {
-  std::string name;   // "CHECK constraint positive" / "invariant on x" / "generated column g"
-  std::string sql;
-  expr::NodePtr node;
-};
+using internal::Check;
 
-Result<std::vector<Check>> CollectChecks(const arrow::Schema& schema, const std::map<std::string, std::string>& conf) {
+Result<std::vector<Check>> CollectChecksImpl(const arrow::Schema& schema,
+                                             const std::map<std::string, std::string>& conf) {
   std::vector<Check> out;
   for (const auto& [k, v] : conf) {
     if (k.rfind("delta.constraints.", 0) == 0) {
@@ -175,7 +173,7 @@ Result<std::vector<Check>> CollectChecks(const arrow::Schema& schema, const std:
   return out;
 }
 
-Status RunChecks(const std::vector<Check>& checks, const std::shared_ptr<arrow::RecordBatch>& batch_ptr) {
+Status RunChecksImpl(const std::vector<Check>& checks, const std::shared_ptr<arrow::RecordBatch>& batch_ptr) {
   const arrow::RecordBatch& batch = *batch_ptr;
   for (const auto& c : checks) {
     ARROW_ASSIGN_OR_RAISE(auto e, expr::ToArrow(c.node, *batch.schema()));
@@ -438,7 +436,7 @@ std::string CodecSuffix(parquet::Compression::type c) {
 class FileSink {
  public:
   Status Open(storage::ObjectStore& store, const FileWriteSpec& spec, const std::shared_ptr<arrow::Schema>& physical,
-              const std::string& dir, int index) {
+              const std::string& dir, int index, int64_t row_group_rows) {
     auto codec = CodecFor(spec.compression);
     rel_path_ = dir + "part-" + std::string(5 - std::min<size_t>(5, std::to_string(index).size()), '0') +
                 std::to_string(index) + "-" + table::NewUuid() + "-c000" + CodecSuffix(codec) + ".parquet";
@@ -447,7 +445,7 @@ class FileSink {
     ARROW_ASSIGN_OR_RAISE(out_, store.filesystem()->OpenOutputStream(full));
     auto props = parquet::WriterProperties::Builder()
                      .compression(codec)
-                     ->max_row_group_length(spec.row_group_rows)
+                     ->max_row_group_length(row_group_rows)
                      ->build();
     auto arrow_props = parquet::ArrowWriterProperties::Builder()
                            .set_use_threads(true)
@@ -458,29 +456,15 @@ class FileSink {
     physical_ = physical;
     return Status::OK();
   }
-  /// Appends rows; the buffered row group is flushed once it holds `row_group_rows`.
-  Status Write(const std::shared_ptr<arrow::RecordBatch>& b, int64_t row_group_rows) {
+  /// Appends rows. The Parquet writer buffers them and flushes a row group (encoding columns in
+  /// parallel) each time `row_group_rows` (the file's max_row_group_length) is reached.
+  Status Write(const std::shared_ptr<arrow::RecordBatch>& b) {
     rows_ += b->num_rows();
-    buffered_ += b->num_rows();
-    pending_.push_back(b);
-    if (buffered_ >= row_group_rows) ARROW_RETURN_NOT_OK(Flush(row_group_rows));
-    return Status::OK();
+    return writer_->WriteRecordBatch(*b);
   }
-  /// Writes the pending batches as row group(s) (never an empty one).
-  Status Flush(int64_t row_group_rows) {
-    if (buffered_ == 0) return Status::OK();
-    ARROW_ASSIGN_OR_RAISE(auto t, arrow::Table::FromRecordBatches(physical_, pending_));
-    ARROW_RETURN_NOT_OK(writer_->WriteTable(*t, std::max<int64_t>(row_group_rows, buffered_)));
-    flushed_ += buffered_;
-    buffered_ = 0;
-    pending_.clear();
-    return Status::OK();
-  }
-  int64_t flushed_rows() const { return flushed_; }
   Result<int64_t> Tell() { return out_->Tell(); }
   int64_t rows() const { return rows_; }
   Result<AddFile> Close(const table::PartitionValues& pv, int num_indexed_cols) {
-    ARROW_RETURN_NOT_OK(Flush(buffered_));
     ARROW_RETURN_NOT_OK(writer_->Close());
     ARROW_ASSIGN_OR_RAISE(int64_t size, out_->Tell());
     ARROW_RETURN_NOT_OK(out_->Close());
@@ -502,9 +486,6 @@ class FileSink {
   std::unique_ptr<parquet::arrow::FileWriter> writer_;
   std::shared_ptr<arrow::Schema> physical_;
   int64_t rows_ = 0;
-  int64_t buffered_ = 0;  // rows in `pending_`, the next row group
-  int64_t flushed_ = 0;
-  std::vector<std::shared_ptr<arrow::RecordBatch>> pending_;
 };
 
 /// Splits a batch by partition values: (values, rows) per distinct key.
@@ -548,6 +529,40 @@ Result<std::vector<std::pair<table::PartitionValues, std::shared_ptr<arrow::Reco
 
 }  // namespace
 
+namespace internal {
+
+Result<std::shared_ptr<arrow::RecordBatch>> ConformBatch(const arrow::RecordBatch& batch,
+                                                         const std::shared_ptr<arrow::Schema>& table_schema) {
+  return ConformBatchImpl(batch, table_schema);
+}
+Result<std::vector<Check>> CollectChecks(const arrow::Schema& schema, const std::map<std::string, std::string>& conf) {
+  return CollectChecksImpl(schema, conf);
+}
+Status RunChecks(const std::vector<Check>& checks, const std::shared_ptr<arrow::RecordBatch>& batch) {
+  return RunChecksImpl(checks, batch);
+}
+
+Result<std::shared_ptr<arrow::BooleanArray>> EvaluatePredicate(const expr::NodePtr& predicate,
+                                                               const std::shared_ptr<arrow::RecordBatch>& batch) {
+  if (!predicate) {
+    ARROW_ASSIGN_OR_RAISE(auto all, arrow::MakeArrayFromScalar(arrow::BooleanScalar(true), batch->num_rows()));
+    return std::static_pointer_cast<arrow::BooleanArray>(all);
+  }
+  ARROW_ASSIGN_OR_RAISE(auto e, expr::ToArrow(predicate, *batch->schema()));
+  ARROW_ASSIGN_OR_RAISE(e, e.Bind(*batch->schema()));
+  ARROW_ASSIGN_OR_RAISE(auto mask, arrow::compute::ExecuteScalarExpression(e, *batch->schema(), batch));
+  std::shared_ptr<arrow::Array> m;
+  if (mask.is_scalar()) {
+    ARROW_ASSIGN_OR_RAISE(m, arrow::MakeArrayFromScalar(*mask.scalar(), batch->num_rows()));
+  } else {
+    m = mask.make_array();
+  }
+  ARROW_ASSIGN_OR_RAISE(auto filled, arrow::compute::CallFunction("coalesce", {m, arrow::Datum(false)}));
+  return std::static_pointer_cast<arrow::BooleanArray>(filled.make_array());
+}
+
+}  // namespace internal
+
 Result<std::vector<AddFile>> WriteDataFiles(storage::ObjectStore& store, const FileWriteSpec& spec,
                                             const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches) {
   // Physical schema: data columns only (partition values live in the log), physical names.
@@ -582,12 +597,6 @@ Result<std::vector<AddFile>> WriteDataFiles(storage::ObjectStore& store, const F
       }
       std::string dir = table::HivePartitionDir(phys_partition_cols, pv);
       auto& slot = open[dir];
-      if (!slot.sink) {
-        slot.sink = std::make_unique<FileSink>();
-        slot.pv = pv;
-        slot.dir = dir;
-        ARROW_RETURN_NOT_OK(slot.sink->Open(store, spec, physical, dir, file_index++));
-      }
       arrow::ArrayVector cols;
       for (int i : data_cols) cols.push_back(part->column(i));
       auto phys_batch = arrow::RecordBatch::Make(physical, part->num_rows(), cols);
@@ -598,20 +607,28 @@ Result<std::vector<AddFile>> WriteDataFiles(storage::ObjectStore& store, const F
         est_bytes_per_row = std::max(1.0, static_cast<double>(arrow::util::TotalBufferSize(*phys_batch)) /
                                               static_cast<double>(phys_batch->num_rows()) / 4.0);
       }
-      int64_t rg_rows = std::clamp<int64_t>(
-          static_cast<int64_t>(static_cast<double>(spec.target_file_size) / 4.0 / est_bytes_per_row), 1024,
-          spec.row_group_rows);
+      auto rg_rows_now = [&] {
+        return std::clamp<int64_t>(
+            static_cast<int64_t>(static_cast<double>(spec.target_file_size) / 4.0 / est_bytes_per_row), 1024,
+            spec.row_group_rows);
+      };
+      if (!slot.sink) {
+        slot.sink = std::make_unique<FileSink>();
+        slot.pv = pv;
+        slot.dir = dir;
+        ARROW_RETURN_NOT_OK(slot.sink->Open(store, spec, physical, dir, file_index++, rg_rows_now()));
+      }
+      int64_t rg_rows = rg_rows_now();
       for (int64_t off = 0; off < phys_batch->num_rows(); off += rg_rows) {
-        ARROW_RETURN_NOT_OK(slot.sink->Write(phys_batch->Slice(off, rg_rows), rg_rows));
+        ARROW_RETURN_NOT_OK(slot.sink->Write(phys_batch->Slice(off, rg_rows)));
         ARROW_ASSIGN_OR_RAISE(int64_t pos, slot.sink->Tell());
-        if (slot.sink->flushed_rows() > 0) {
-          est_bytes_per_row = std::max(1.0, static_cast<double>(pos) / static_cast<double>(slot.sink->flushed_rows()));
-        }
         if (pos >= spec.target_file_size) {
+          int64_t file_rows = slot.sink->rows();
           ARROW_ASSIGN_OR_RAISE(auto add, slot.sink->Close(slot.pv, spec.num_indexed_cols));
+          est_bytes_per_row = std::max(1.0, static_cast<double>(add.size) / static_cast<double>(file_rows));
           adds.push_back(std::move(add));
           slot.sink = std::make_unique<FileSink>();
-          ARROW_RETURN_NOT_OK(slot.sink->Open(store, spec, physical, dir, file_index++));
+          ARROW_RETURN_NOT_OK(slot.sink->Open(store, spec, physical, dir, file_index++, rg_rows_now()));
         }
       }
     }
@@ -647,7 +664,9 @@ Result<table::SchemaMode> ParseSchemaMode(const std::string& mode) {
 Result<WriteResult> WriteTable(std::shared_ptr<storage::ObjectStore> store,
                                std::shared_ptr<arrow::RecordBatchReader> data, const WriteOptions& options) {
   WriteResult result;
-  auto loaded = table::Snapshot::Load(store);
+  // An append needs the table's protocol and metadata, not its file list.
+  bool overwrite_mode = options.mode == WriteMode::kOverwrite;
+  auto loaded = table::Snapshot::Load(store, std::nullopt, /*with_files=*/overwrite_mode);
   table::SnapshotPtr snap;
   if (loaded.ok()) {
     snap = *loaded;
@@ -741,7 +760,7 @@ Result<WriteResult> WriteTable(std::shared_ptr<storage::ObjectStore> store,
   if (metadata_changed) {
     ARROW_ASSIGN_OR_RAISE(metadata.schema_string, table::SchemaToJson(*table_schema));
   }
-  ARROW_ASSIGN_OR_RAISE(auto checks, CollectChecks(*table_schema, metadata.configuration));
+  ARROW_ASSIGN_OR_RAISE(auto checks, CollectChecksImpl(*table_schema, metadata.configuration));
   Protocol protocol = ProtocolFor(*table_schema, metadata.configuration, checks, snap ? &snap->protocol() : nullptr);
   if (!snap || !(protocol == snap->protocol())) {
     ARROW_RETURN_NOT_OK(table::CheckWriteSupport(protocol, metadata));
@@ -771,8 +790,8 @@ Result<WriteResult> WriteTable(std::shared_ptr<storage::ObjectStore> store,
     ARROW_RETURN_NOT_OK(data->ReadNext(&batch));
     if (!batch) break;
     if (batch->num_rows() == 0) continue;
-    ARROW_ASSIGN_OR_RAISE(auto conformed, ConformBatch(*batch, table_schema));
-    ARROW_RETURN_NOT_OK(RunChecks(checks, conformed));
+    ARROW_ASSIGN_OR_RAISE(auto conformed, ConformBatchImpl(*batch, table_schema));
+    ARROW_RETURN_NOT_OK(RunChecksImpl(checks, conformed));
     if (replace_bound) {
       ARROW_ASSIGN_OR_RAISE(auto mask, arrow::compute::ExecuteScalarExpression(*replace_bound, *plain_schema, conformed));
       ARROW_ASSIGN_OR_RAISE(auto all, arrow::compute::All(mask));
@@ -820,7 +839,7 @@ Result<WriteResult> WriteTable(std::shared_ptr<storage::ObjectStore> store,
         if (!kept.empty()) {
           std::vector<std::shared_ptr<arrow::RecordBatch>> kept_conformed;
           for (const auto& b : kept) {
-            ARROW_ASSIGN_OR_RAISE(auto c, ConformBatch(*b, table_schema));
+            ARROW_ASSIGN_OR_RAISE(auto c, ConformBatchImpl(*b, table_schema));
             kept_conformed.push_back(c);
           }
           ARROW_ASSIGN_OR_RAISE(auto rewritten, WriteDataFiles(*store, spec, kept_conformed));

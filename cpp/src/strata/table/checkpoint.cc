@@ -251,7 +251,8 @@ void CollectLeaves(const parquet::arrow::SchemaField& f, std::vector<int>* out) 
   for (const auto& c : f.children) CollectLeaves(c, out);
 }
 
-Result<std::vector<Action>> ReadParquetActions(storage::ObjectStore& store, const std::string& path) {
+Result<std::vector<Action>> ReadParquetActions(storage::ObjectStore& store, const std::string& path,
+                                               bool with_files = true) {
   auto buf = store.Read(path);
   if (!buf.ok()) return WithContext(buf.status(), "cannot read checkpoint file '" + path + "'");
   auto input = std::make_shared<arrow::io::BufferReader>(*buf);
@@ -264,6 +265,8 @@ Result<std::vector<Action>> ReadParquetActions(storage::ObjectStore& store, cons
   std::vector<int> leaves;
   for (const auto& f : reader->manifest().schema_fields) {
     if (!ActionColumns().count(f.field->name())) continue;
+    bool file_action = f.field->name() == "add" || f.field->name() == "remove" || f.field->name() == "sidecar";
+    if (!with_files && file_action) continue;
     // Parsed copies of stats/partition values are skipped: the JSON strings say the same.
     if (f.field->name() == "add" || f.field->name() == "remove") {
       for (const auto& c : f.children) {
@@ -418,7 +421,8 @@ int64_t ParseDurationMs(const std::string& s, int64_t def) {
 
 }  // namespace
 
-Result<std::vector<Action>> ReadCheckpoint(storage::ObjectStore& store, const std::vector<LogFile>& parts) {
+Result<std::vector<Action>> ReadCheckpoint(storage::ObjectStore& store, const std::vector<LogFile>& parts,
+                                           bool with_files) {
   std::vector<Action> out;
   for (const auto& part : parts) {
     std::vector<Action> actions;
@@ -428,10 +432,12 @@ Result<std::vector<Action>> ReadCheckpoint(storage::ObjectStore& store, const st
       ARROW_ASSIGN_OR_RAISE(actions, ParseActions(std::string_view(reinterpret_cast<const char*>(buf->data()),
                                                                    buf->size()), path));
     } else {
-      ARROW_ASSIGN_OR_RAISE(actions, ReadParquetActions(store, path));
+      ARROW_ASSIGN_OR_RAISE(actions, ReadParquetActions(store, path, with_files));
     }
     for (auto& a : actions) {
+      if (!with_files && (std::holds_alternative<AddFile>(a) || std::holds_alternative<RemoveFile>(a))) continue;
       if (auto* sc = std::get_if<Sidecar>(&a)) {
+        if (!with_files) continue;
         std::string sidecar_path = std::string(kLogDir) + "/_sidecars/" + DecodePath(sc->path);
         auto side = ReadParquetActions(store, sidecar_path);
         if (!side.ok()) return WithContext(side.status(), "reading sidecar of " + path);

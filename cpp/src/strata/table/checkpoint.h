@@ -17,7 +17,9 @@ class Snapshot;
 
 /// Every action of a checkpoint (all parts; sidecars followed for V2). Only the action kinds a
 /// snapshot needs are returned: protocol, metaData, add, remove, txn, domainMetadata.
-Result<std::vector<Action>> ReadCheckpoint(storage::ObjectStore& store, const std::vector<LogFile>& parts);
+/// Without `with_files`, add/remove rows (and sidecars, which hold only those) are not read.
+Result<std::vector<Action>> ReadCheckpoint(storage::ObjectStore& store, const std::vector<LogFile>& parts,
+                                           bool with_files = true);
 
 /// Writes `<version>.checkpoint.parquet` for the snapshot, then `_last_checkpoint`. Tombstones
 /// younger than the table's `delta.deletedFileRetentionDuration` are kept.

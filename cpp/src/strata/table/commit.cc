@@ -148,7 +148,8 @@ Result<int64_t> CommitToTable(std::shared_ptr<storage::ObjectStore> store, Commi
         // Post-commit work: a failed checkpoint leaves a valid table, so it is not an error.
         // Without concurrent commits, the new state is the read snapshot plus our actions.
         Result<SnapshotPtr> snap = Status::Invalid("unset");
-        if (commit.read_snapshot && version == commit.read_snapshot->version() + 1) {
+        if (commit.read_snapshot && commit.read_snapshot->has_files() &&
+            version == commit.read_snapshot->version() + 1) {
           snap = Snapshot::FromActions(store, version, ict.value_or(now), {commit.actions}, commit.read_snapshot);
         } else {
           snap = Snapshot::Load(store, version);

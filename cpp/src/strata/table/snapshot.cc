@@ -142,6 +142,7 @@ std::string Snapshot::Property(const std::string& key, const std::string& def) c
 }
 
 std::optional<int64_t> Snapshot::num_records() const {
+  if (!has_files_) return std::nullopt;
   int64_t total = 0;
   for (const auto& f : files_) {
     auto s = ParseFileStats(f.stats);
@@ -255,7 +256,8 @@ Status Snapshot::Finish() {
   return Status::OK();
 }
 
-Result<SnapshotPtr> Snapshot::Load(std::shared_ptr<storage::ObjectStore> store, std::optional<int64_t> version) {
+Result<SnapshotPtr> Snapshot::Load(std::shared_ptr<storage::ObjectStore> store, std::optional<int64_t> version,
+                                   bool with_files) {
   ARROW_ASSIGN_OR_RAISE(auto listing, ListLog(*store, /*with_metadata=*/false));
   ARROW_ASSIGN_OR_RAISE(auto seg, BuildLogSegment(listing, version, store->root()));
   // Only the newest file of the segment needs its mtime (the snapshot's timestamp).
@@ -268,7 +270,7 @@ Result<SnapshotPtr> Snapshot::Load(std::shared_ptr<storage::ObjectStore> store, 
   std::vector<std::vector<Action>> commits;
   int64_t ts = 0;
   if (!seg.checkpoint.empty()) {
-    auto cp = ReadCheckpoint(*store, seg.checkpoint);
+    auto cp = ReadCheckpoint(*store, seg.checkpoint, with_files);
     if (!cp.ok()) {
       return WithContext(cp.status(), "reading checkpoint " + std::to_string(seg.checkpoint_version) +
                                           " of '" + store->root() + "'");
@@ -281,8 +283,18 @@ Result<SnapshotPtr> Snapshot::Load(std::shared_ptr<storage::ObjectStore> store, 
     ts = seg.commits.back().info.mtime_ms;
     if (auto ict = InCommitTimestamp(rest.back())) ts = *ict;
   }
-  for (auto& c : rest) commits.push_back(std::move(c));
-  return FromActions(std::move(store), seg.version, ts, commits);
+  for (auto& c : rest) {
+    if (!with_files) {
+      c.erase(std::remove_if(c.begin(), c.end(), [](const Action& a) {
+                return std::holds_alternative<AddFile>(a) || std::holds_alternative<RemoveFile>(a);
+              }),
+              c.end());
+    }
+    commits.push_back(std::move(c));
+  }
+  ARROW_ASSIGN_OR_RAISE(auto snap, FromActions(std::move(store), seg.version, ts, commits));
+  if (!with_files) std::const_pointer_cast<Snapshot>(snap)->has_files_ = false;
+  return snap;
 }
 
 Result<SnapshotPtr> Snapshot::LoadAsOf(std::shared_ptr<storage::ObjectStore> store, int64_t timestamp_ms) {

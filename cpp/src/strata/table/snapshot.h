@@ -35,8 +35,10 @@ class Snapshot {
  public:
   /// Loads the latest version, or `version`. Refuses tables with reader features strata does not
   /// implement (kUnsupportedFeature naming them).
+  /// Without `with_files` only the protocol, metadata, txns and domain metadata are loaded
+  /// (enough to append to a table, at a cost independent of its number of files).
   static Result<SnapshotPtr> Load(std::shared_ptr<storage::ObjectStore> store,
-                                  std::optional<int64_t> version = std::nullopt);
+                                  std::optional<int64_t> version = std::nullopt, bool with_files = true);
   /// Loads the latest version whose commit timestamp is <= `timestamp_ms` (time travel).
   static Result<SnapshotPtr> LoadAsOf(std::shared_ptr<storage::ObjectStore> store, int64_t timestamp_ms);
 
@@ -51,6 +53,8 @@ class Snapshot {
   const std::shared_ptr<arrow::Schema>& schema() const { return schema_; }
   const std::vector<std::string>& partition_columns() const { return metadata_.partition_columns; }
   ColumnMappingMode column_mapping_mode() const { return mapping_mode_; }
+  /// False for a snapshot loaded without its files (files() and tombstones() are then empty).
+  bool has_files() const { return has_files_; }
   /// The live data files, in log order.
   const std::vector<AddFile>& files() const { return files_; }
   /// Files removed and not yet vacuumable (needed by checkpoints and VACUUM).
@@ -76,7 +80,7 @@ class Snapshot {
   std::shared_ptr<storage::ObjectStore> store_;
   int64_t version_ = -1;
   int64_t timestamp_ms_ = 0;
-  bool has_protocol_ = false, has_metadata_ = false;
+  bool has_protocol_ = false, has_metadata_ = false, has_files_ = true;
   Protocol protocol_;
   Metadata metadata_;
   std::shared_ptr<arrow::Schema> schema_;

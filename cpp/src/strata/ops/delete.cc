@@ -1,0 +1,267 @@
+#include "strata/ops/delete.h"
+
+#include <algorithm>
+
+#include <arrow/array.h>
+#include <arrow/compute/api.h>
+#include <arrow/record_batch.h>
+#include <arrow/scalar.h>
+#include <arrow/table.h>
+#include <arrow/type.h>
+#include <roaring/roaring64map.hh>
+
+#include "strata/exec/scan.h"
+#include "strata/expr/expr.h"
+#include "strata/ops/write.h"
+#include "strata/ops/write_internal.h"
+#include "strata/table/deletion_vector.h"
+#include "strata/table/pruning.h"
+#include "strata/table/snapshot.h"
+
+namespace strata::ops {
+
+namespace {
+
+using table::AddFile;
+using table::RemoveFile;
+
+bool HasWriterFeature(const table::Protocol& p, const std::string& f) {
+  auto fs = p.writer_features.value_or(std::vector<std::string>{});
+  return std::find(fs.begin(), fs.end(), f) != fs.end();
+}
+
+RemoveFile RemoveOf(const AddFile& f, int64_t now) {
+  RemoveFile r;
+  r.path = f.path;
+  r.deletion_timestamp = now;
+  r.data_change = true;
+  r.extended_file_metadata = true;
+  r.partition_values = f.partition_values;
+  r.size = f.size;
+  r.deletion_vector = f.deletion_vector;
+  r.base_row_id = f.base_row_id;
+  r.default_row_commit_version = f.default_row_commit_version;
+  return r;
+}
+
+/// Bounds stay valid for the remaining rows but are no longer tight (PROTOCOL.md "Per-file
+/// Statistics": tightBounds).
+std::optional<std::string> WidenStats(const std::optional<std::string>& stats) {
+  if (!stats || stats->size() < 2 || (*stats)[0] != '{') return stats;
+  std::string s = *stats;
+  auto pos = s.find("\"tightBounds\":");
+  if (pos != std::string::npos) {
+    auto v = pos + 14;
+    if (s.compare(v, 4, "true") == 0) s.replace(v, 4, "false");
+    return s;
+  }
+  return "{\"tightBounds\":false," + s.substr(1);
+}
+
+Result<std::shared_ptr<arrow::RecordBatch>> DropRowIds(const std::shared_ptr<arrow::RecordBatch>& b) {
+  std::shared_ptr<arrow::RecordBatch> out = b;
+  for (const char* name : {exec::kRowIndexColumn, exec::kFilePathColumn}) {
+    int i = out->schema()->GetFieldIndex(name);
+    if (i >= 0) {
+      ARROW_ASSIGN_OR_RAISE(out, out->RemoveColumn(i));
+    }
+  }
+  return out;
+}
+
+/// Applies `set` (column -> bound expression) to a batch: the new rows.
+Result<std::shared_ptr<arrow::RecordBatch>> ApplySet(const std::shared_ptr<arrow::RecordBatch>& batch,
+                                                     const std::map<std::string, expr::NodePtr>& set) {
+  arrow::ArrayVector cols = batch->columns();
+  for (const auto& [name, node] : set) {
+    int i = batch->schema()->GetFieldIndex(name);
+    ARROW_ASSIGN_OR_RAISE(auto e, expr::ToArrow(node, *batch->schema()));
+    ARROW_ASSIGN_OR_RAISE(e, e.Bind(*batch->schema()));
+    ARROW_ASSIGN_OR_RAISE(auto v, arrow::compute::ExecuteScalarExpression(e, *batch->schema(), batch));
+    std::shared_ptr<arrow::Array> arr;
+    if (v.is_scalar()) {
+      ARROW_ASSIGN_OR_RAISE(arr, arrow::MakeArrayFromScalar(*v.scalar(), batch->num_rows()));
+    } else {
+      arr = v.make_array();
+    }
+    const auto& target = batch->schema()->field(i)->type();
+    if (!arr->type()->Equals(*target)) {
+      auto casted = arrow::compute::Cast(*arr, target);
+      if (!casted.ok()) {
+        return Error(ErrorCode::kSchemaMismatch, "UPDATE sets column '", name, "' (", target->ToString(),
+                     ") to a value of type ", arr->type()->ToString(), ": ", casted.status().message());
+      }
+      arr = *casted;
+    }
+    cols[i] = arr;
+  }
+  return arrow::RecordBatch::Make(batch->schema(), batch->num_rows(), cols);
+}
+
+Result<DmlResult> Run(std::shared_ptr<storage::ObjectStore> store, const std::string& predicate_sql,
+                      const std::map<std::string, std::string>* set_sql, const DmlOptions& options) {
+  const bool is_update = set_sql != nullptr;
+  const char* op = is_update ? "UPDATE" : "DELETE";
+  ARROW_ASSIGN_OR_RAISE(auto snap, table::Snapshot::Load(store));
+  STRATA_RETURN_NOT_OK_CTX(table::CheckWriteSupport(snap->protocol(), snap->metadata()),
+                           std::string("cannot ") + op + " in '" + store->root() + "'");
+  if (snap->Property("delta.appendOnly") == "true") {
+    return Error(ErrorCode::kInvalidArgument, "table '", store->root(), "' is append-only (delta.appendOnly=true): ",
+                 op, " is not allowed");
+  }
+  expr::NodePtr pred;
+  if (!predicate_sql.empty()) {
+    ARROW_ASSIGN_OR_RAISE(pred, expr::Parse(predicate_sql));
+    ARROW_RETURN_NOT_OK(expr::ToArrow(pred, *snap->schema()).status());
+  }
+  arrow::FieldVector plain;
+  for (const auto& f : snap->schema()->fields()) plain.push_back(f->WithMetadata(nullptr));
+  auto plain_schema = arrow::schema(plain);
+  std::map<std::string, expr::NodePtr> set;
+  if (is_update) {
+    if (set_sql->empty()) return Error(ErrorCode::kInvalidArgument, "UPDATE needs at least one column to set");
+    for (const auto& [col, sql] : *set_sql) {
+      int idx = plain_schema->GetFieldIndex(col);
+      if (idx < 0) return Error(ErrorCode::kInvalidArgument, "UPDATE sets unknown column '", col, "'");
+      ARROW_ASSIGN_OR_RAISE(auto node, expr::Parse(sql));
+      ARROW_RETURN_NOT_OK(WithContext(expr::ToArrow(node, *plain_schema).status(), "SET " + col));
+      set[col] = node;
+    }
+  }
+  bool table_dv = HasWriterFeature(snap->protocol(), "deletionVectors");
+  bool use_dv = options.use_deletion_vectors.value_or(snap->Property("delta.enableDeletionVectors") == "true");
+  if (use_dv && !table_dv) {
+    return Error(ErrorCode::kInvalidArgument, "table '", store->root(),
+                 "' does not support deletion vectors; set delta.enableDeletionVectors=true when creating it");
+  }
+  ARROW_ASSIGN_OR_RAISE(auto checks, internal::CollectChecks(*snap->schema(), snap->metadata().configuration));
+
+  FileWriteSpec spec;
+  spec.table_schema = snap->schema();
+  spec.partition_columns = snap->partition_columns();
+  spec.mapping = snap->column_mapping_mode();
+  spec.compression = snap->Property("delta.parquet.compression.codec", "snappy");
+
+  DmlResult result;
+  table::Commit commit;
+  commit.read_snapshot = snap;
+  commit.operation = op;
+  commit.read_scope = pred ? table::Commit::ReadScope::kPredicate : table::Commit::ReadScope::kAll;
+  commit.read_predicate = pred;
+  int64_t now = table::NowMs();
+  std::vector<std::shared_ptr<arrow::RecordBatch>> to_write;
+
+  for (const auto& f : snap->files()) {
+    if (pred && !table::FileMayMatch(pred, f, *snap)) {
+      ++result.files_skipped;
+      continue;
+    }
+    exec::ScanOptions so;
+    so.with_row_ids = true;
+    ARROW_ASSIGN_OR_RAISE(auto batches, exec::ReadFile(*snap, f, so));
+    int64_t live = 0, matched = 0;
+    std::vector<std::shared_ptr<arrow::BooleanArray>> masks;
+    for (const auto& b : batches) {
+      ARROW_ASSIGN_OR_RAISE(auto data, DropRowIds(b));
+      ARROW_ASSIGN_OR_RAISE(auto m, internal::EvaluatePredicate(pred, data));
+      live += b->num_rows();
+      matched += m->true_count();
+      masks.push_back(m);
+    }
+    if (matched == 0) continue;
+    commit.read_files.insert(table::FileKey(f.path, f.deletion_vector));
+    if (is_update) result.rows_updated += matched; else result.rows_deleted += matched;
+    if (!is_update && matched == live) {
+      commit.actions.push_back(RemoveOf(f, now));
+      ++result.files_removed;
+      continue;
+    }
+    if (use_dv) {
+      // Mark the matched rows deleted; updated rows are written again as new rows.
+      roaring::Roaring64Map rows;
+      if (f.deletion_vector) {
+        ARROW_ASSIGN_OR_RAISE(auto old, table::LoadDeletionVector(*f.deletion_vector, *store));
+        rows = *old;
+      }
+      for (size_t i = 0; i < batches.size(); ++i) {
+        auto idx = std::static_pointer_cast<arrow::Int64Array>(batches[i]->GetColumnByName(exec::kRowIndexColumn));
+        for (int64_t r = 0; r < masks[i]->length(); ++r) {
+          if (masks[i]->Value(r)) rows.add(static_cast<uint64_t>(idx->Value(r)));
+        }
+        if (is_update) {
+          ARROW_ASSIGN_OR_RAISE(auto data, DropRowIds(batches[i]));
+          ARROW_ASSIGN_OR_RAISE(auto sel, arrow::compute::Filter(data, masks[i]));
+          ARROW_ASSIGN_OR_RAISE(auto updated, ApplySet(sel.record_batch(), set));
+          to_write.push_back(updated);
+        }
+      }
+      ARROW_ASSIGN_OR_RAISE(auto dv, table::WriteDeletionVector(rows, *store));
+      commit.actions.push_back(RemoveOf(f, now));
+      AddFile a = f;
+      a.deletion_vector = dv;
+      a.data_change = true;
+      a.modification_time = now;
+      a.stats = WidenStats(f.stats);
+      commit.actions.push_back(std::move(a));
+      ++result.deletion_vectors_added;
+      continue;
+    }
+    // Copy-on-write: the file's live rows, minus deleted or with updated values.
+    for (size_t i = 0; i < batches.size(); ++i) {
+      ARROW_ASSIGN_OR_RAISE(auto data, DropRowIds(batches[i]));
+      if (is_update) {
+        ARROW_ASSIGN_OR_RAISE(auto updated, ApplySet(data, set));
+        arrow::ArrayVector cols;
+        for (int c = 0; c < data->num_columns(); ++c) {
+          ARROW_ASSIGN_OR_RAISE(auto chosen, arrow::compute::IfElse(masks[i], updated->column(c), data->column(c)));
+          cols.push_back(chosen.make_array());
+        }
+        to_write.push_back(arrow::RecordBatch::Make(data->schema(), data->num_rows(), cols));
+      } else {
+        ARROW_ASSIGN_OR_RAISE(auto keep, arrow::compute::Invert(masks[i]));
+        ARROW_ASSIGN_OR_RAISE(auto sel, arrow::compute::Filter(data, keep));
+        if (sel.record_batch()->num_rows() > 0) to_write.push_back(sel.record_batch());
+      }
+    }
+    commit.actions.push_back(RemoveOf(f, now));
+    ++result.files_removed;
+  }
+  if (commit.actions.empty() && to_write.empty()) return result;  // nothing matched: no commit
+
+  std::vector<std::shared_ptr<arrow::RecordBatch>> conformed;
+  for (const auto& b : to_write) {
+    ARROW_ASSIGN_OR_RAISE(auto c, internal::ConformBatch(*b, snap->schema()));
+    ARROW_RETURN_NOT_OK(internal::RunChecks(checks, c));
+    conformed.push_back(c);
+  }
+  ARROW_ASSIGN_OR_RAISE(auto adds, WriteDataFiles(*store, spec, conformed));
+  for (auto& a : adds) {
+    commit.actions.push_back(std::move(a));
+    ++result.files_added;
+  }
+  if (!predicate_sql.empty()) commit.operation_parameters["predicate"] = predicate_sql;
+  commit.operation_metrics["numRemovedFiles"] = std::to_string(result.files_removed);
+  commit.operation_metrics["numAddedFiles"] = std::to_string(result.files_added);
+  commit.operation_metrics["numDeletionVectorsAdded"] = std::to_string(result.deletion_vectors_added);
+  if (is_update) {
+    commit.operation_metrics["numUpdatedRows"] = std::to_string(result.rows_updated);
+  } else {
+    commit.operation_metrics["numDeletedRows"] = std::to_string(result.rows_deleted);
+  }
+  ARROW_ASSIGN_OR_RAISE(result.version, table::CommitToTable(store, std::move(commit), options.commit));
+  return result;
+}
+
+}  // namespace
+
+Result<DmlResult> DeleteRows(std::shared_ptr<storage::ObjectStore> store, const std::string& predicate,
+                             const DmlOptions& options) {
+  return Run(std::move(store), predicate, nullptr, options);
+}
+
+Result<DmlResult> UpdateRows(std::shared_ptr<storage::ObjectStore> store, const std::string& predicate,
+                             const std::map<std::string, std::string>& set, const DmlOptions& options) {
+  return Run(std::move(store), predicate, &set, options);
+}
+
+}  // namespace strata::ops

@@ -1,0 +1,35 @@
+// Internal to ops/: the write path's data checks, shared by WRITE, DELETE/UPDATE and MERGE.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <arrow/type_fwd.h>
+
+#include "strata/common/status.h"
+#include "strata/expr/expr.h"
+
+namespace strata::ops::internal {
+
+/// Casts/reorders a batch to the table schema (missing nullable columns become nulls); errors
+/// name the column and both types.
+Result<std::shared_ptr<arrow::RecordBatch>> ConformBatch(const arrow::RecordBatch& batch,
+                                                         const std::shared_ptr<arrow::Schema>& table_schema);
+
+/// CHECK constraints, invariants and generated columns of a table.
+struct Check {
+  std::string name;
+  std::string sql;
+  expr::NodePtr node;
+};
+Result<std::vector<Check>> CollectChecks(const arrow::Schema& schema, const std::map<std::string, std::string>& conf);
+/// kExpectationFailed naming the check and the first violating row.
+Status RunChecks(const std::vector<Check>& checks, const std::shared_ptr<arrow::RecordBatch>& batch);
+
+/// Evaluates a predicate over a batch: true where it is TRUE (NULL counts as false).
+Result<std::shared_ptr<arrow::BooleanArray>> EvaluatePredicate(const expr::NodePtr& predicate,
+                                                               const std::shared_ptr<arrow::RecordBatch>& batch);
+
+}  // namespace strata::ops::internal
