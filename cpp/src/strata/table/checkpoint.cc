@@ -193,6 +193,7 @@ struct FileColumns {
 
 Status AppendAdds(const arrow::StructArray& st, std::vector<Action>* out) {
   FileColumns c(st);
+  out->reserve(out->size() + static_cast<size_t>(st.length() - st.null_count()));
   for (int64_t i = 0; i < st.length(); ++i) {
     if (st.IsNull(i)) continue;
     AddFile a;
@@ -312,6 +313,7 @@ Result<std::vector<Action>> ReadParquetActions(storage::ObjectStore& store, cons
     }
   }
   ARROW_ASSIGN_OR_RAISE(auto rest, ParseActions(ndjson, path));
+  rest.reserve(rest.size() + files.size());
   for (auto& a : files) rest.push_back(std::move(a));
   return rest;
 }

@@ -175,8 +175,7 @@ Status Snapshot::Apply(const std::vector<Action>& actions) {
 }
 
 Result<SnapshotPtr> Snapshot::FromActions(std::shared_ptr<storage::ObjectStore> store, int64_t version,
-                                          int64_t timestamp_ms,
-                                          const std::vector<std::vector<Action>>& commits,
+                                          int64_t timestamp_ms, std::vector<std::vector<Action>> commits,
                                           const SnapshotPtr& base) {
   auto snap = std::shared_ptr<Snapshot>(new Snapshot());
   if (base) *snap = *base;
@@ -192,20 +191,25 @@ Result<SnapshotPtr> Snapshot::FromActions(std::shared_ptr<storage::ObjectStore> 
   std::unordered_map<std::string, RemoveFile> tomb;
   for (auto& r : snap->tombstones_) tomb[FileKey(r.path, r.deletion_vector)] = std::move(r);
   snap->tombstones_.clear();
-  for (const auto& actions : commits) {
-    for (const auto& a : actions) {
+  size_t total = files.size();
+  for (const auto& actions : commits) total += actions.size();
+  files.reserve(total);
+  dead.reserve(total);
+  live.reserve(total);
+  for (auto& actions : commits) {
+    std::vector<Action> rest;
+    for (auto& a : actions) {
       if (auto* add = std::get_if<AddFile>(&a)) {
         std::string key = FileKey(add->path, add->deletion_vector);
-        auto it = live.find(key);
-        if (it != live.end()) {
-          files[it->second] = *add;
+        auto [it, inserted] = live.try_emplace(std::move(key), files.size());
+        if (!inserted) {
+          files[it->second] = std::move(*add);
           dead[it->second] = false;
         } else {
-          live[key] = files.size();
-          files.push_back(*add);
+          files.push_back(std::move(*add));
           dead.push_back(false);
         }
-        tomb.erase(key);
+        if (!tomb.empty()) tomb.erase(it->first);
       } else if (auto* rm = std::get_if<RemoveFile>(&a)) {
         std::string key = FileKey(rm->path, rm->deletion_vector);
         auto it = live.find(key);
@@ -213,12 +217,10 @@ Result<SnapshotPtr> Snapshot::FromActions(std::shared_ptr<storage::ObjectStore> 
           dead[it->second] = true;
           live.erase(it);
         }
-        tomb[key] = *rm;
+        tomb[key] = std::move(*rm);
+      } else {
+        rest.push_back(std::move(a));
       }
-    }
-    std::vector<Action> rest;
-    for (const auto& a : actions) {
-      if (!std::holds_alternative<AddFile>(a) && !std::holds_alternative<RemoveFile>(a)) rest.push_back(a);
     }
     ARROW_RETURN_NOT_OK(snap->Apply(rest));
   }
@@ -292,7 +294,7 @@ Result<SnapshotPtr> Snapshot::Load(std::shared_ptr<storage::ObjectStore> store, 
     }
     commits.push_back(std::move(c));
   }
-  ARROW_ASSIGN_OR_RAISE(auto snap, FromActions(std::move(store), seg.version, ts, commits));
+  ARROW_ASSIGN_OR_RAISE(auto snap, FromActions(std::move(store), seg.version, ts, std::move(commits)));
   if (!with_files) std::const_pointer_cast<Snapshot>(snap)->has_files_ = false;
   return snap;
 }

@@ -70,7 +70,7 @@ class Snapshot {
 
   /// Builds a snapshot from already-parsed actions (tests and the committer use this).
   static Result<SnapshotPtr> FromActions(std::shared_ptr<storage::ObjectStore> store, int64_t version,
-                                         int64_t timestamp_ms, const std::vector<std::vector<Action>>& commits,
+                                         int64_t timestamp_ms, std::vector<std::vector<Action>> commits,
                                          const SnapshotPtr& base = nullptr);
 
  private:
