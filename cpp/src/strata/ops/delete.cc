@@ -23,25 +23,10 @@ namespace strata::ops {
 namespace {
 
 using table::AddFile;
-using table::RemoveFile;
 
 bool HasWriterFeature(const table::Protocol& p, const std::string& f) {
   auto fs = p.writer_features.value_or(std::vector<std::string>{});
   return std::find(fs.begin(), fs.end(), f) != fs.end();
-}
-
-RemoveFile RemoveOf(const AddFile& f, int64_t now) {
-  RemoveFile r;
-  r.path = f.path;
-  r.deletion_timestamp = now;
-  r.data_change = true;
-  r.extended_file_metadata = true;
-  r.partition_values = f.partition_values;
-  r.size = f.size;
-  r.deletion_vector = f.deletion_vector;
-  r.base_row_id = f.base_row_id;
-  r.default_row_commit_version = f.default_row_commit_version;
-  return r;
 }
 
 /// Bounds stay valid for the remaining rows but are no longer tight (PROTOCOL.md "Per-file
@@ -172,7 +157,7 @@ Result<DmlResult> Run(std::shared_ptr<storage::ObjectStore> store, const std::st
     commit.read_files.insert(table::FileKey(f.path, f.deletion_vector));
     if (is_update) result.rows_updated += matched; else result.rows_deleted += matched;
     if (!is_update && matched == live) {
-      commit.actions.push_back(RemoveOf(f, now));
+      commit.actions.push_back(table::RemoveFor(f, now));
       ++result.files_removed;
       continue;
     }
@@ -196,7 +181,7 @@ Result<DmlResult> Run(std::shared_ptr<storage::ObjectStore> store, const std::st
         }
       }
       ARROW_ASSIGN_OR_RAISE(auto dv, table::WriteDeletionVector(rows, *store));
-      commit.actions.push_back(RemoveOf(f, now));
+      commit.actions.push_back(table::RemoveFor(f, now));
       AddFile a = f;
       a.deletion_vector = dv;
       a.data_change = true;
@@ -223,7 +208,7 @@ Result<DmlResult> Run(std::shared_ptr<storage::ObjectStore> store, const std::st
         if (sel.record_batch()->num_rows() > 0) to_write.push_back(sel.record_batch());
       }
     }
-    commit.actions.push_back(RemoveOf(f, now));
+    commit.actions.push_back(table::RemoveFor(f, now));
     ++result.files_removed;
   }
   if (commit.actions.empty() && to_write.empty()) return result;  // nothing matched: no commit

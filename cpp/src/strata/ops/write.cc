@@ -846,17 +846,7 @@ Result<WriteResult> WriteTable(std::shared_ptr<storage::ObjectStore> store,
           for (auto& a : rewritten) actions.push_back(std::move(a));
         }
       }
-      RemoveFile r;
-      r.path = f.path;
-      r.deletion_timestamp = now;
-      r.data_change = true;
-      r.extended_file_metadata = true;
-      r.partition_values = f.partition_values;
-      r.size = f.size;
-      r.deletion_vector = f.deletion_vector;
-      r.base_row_id = f.base_row_id;
-      r.default_row_commit_version = f.default_row_commit_version;
-      actions.push_back(std::move(r));
+      actions.push_back(table::RemoveFor(f, now));
       ++result.files_removed;
     }
   }

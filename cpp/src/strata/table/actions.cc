@@ -329,6 +329,20 @@ int HexValue(char c) {
 
 }  // namespace
 
+RemoveFile RemoveFor(const AddFile& f, int64_t deletion_timestamp_ms) {
+  RemoveFile r;
+  r.path = f.path;
+  r.deletion_timestamp = deletion_timestamp_ms;
+  r.data_change = true;
+  r.extended_file_metadata = true;
+  r.partition_values = f.partition_values;
+  r.size = f.size;
+  r.deletion_vector = f.deletion_vector;
+  r.base_row_id = f.base_row_id;
+  r.default_row_commit_version = f.default_row_commit_version;
+  return r;
+}
+
 Result<std::vector<Action>> ParseActions(std::string_view ndjson, std::string_view what) {
   std::vector<Action> out;
   size_t line_no = 0;

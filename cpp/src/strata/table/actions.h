@@ -110,6 +110,10 @@ struct Sidecar {
 using Action = std::variant<Protocol, Metadata, AddFile, RemoveFile, AddCdcFile, Txn,
                             DomainMetadata, CommitInfo, CheckpointMetadata, Sidecar>;
 
+/// The remove action that takes `file` out of the table (extended metadata carried over, as
+/// readers of the change data feed and VACUUM use it).
+RemoveFile RemoveFor(const AddFile& file, int64_t deletion_timestamp_ms);
+
 /// Parses one newline-delimited JSON commit (or V2 checkpoint JSON). Unknown action kinds are
 /// skipped (the protocol lets writers add them); malformed lines are kCorruptLog errors that name
 /// `what` (the file) and the line number.
