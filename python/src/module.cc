@@ -16,6 +16,7 @@
 #include "strata/exec/scan.h"
 #include "strata/expr/expr.h"
 #include "strata/ops/delete.h"
+#include "strata/ops/maintenance.h"
 #include "strata/ops/write.h"
 #include "strata/table/checkpoint.h"
 #include "strata/table/snapshot.h"
@@ -277,6 +278,37 @@ nb::dict UpdateRows(const std::string& path, const std::string& predicate,
   return DmlDict(r);
 }
 
+nb::dict Restore(const std::string& path, std::optional<int64_t> version, std::optional<int64_t> timestamp_ms) {
+  auto store = Store(path);
+  strata::ops::RestoreResult r;
+  {
+    nb::gil_scoped_release release;
+    r = Unwrap(strata::ops::RestoreTable(store, version, timestamp_ms));
+  }
+  nb::dict d;
+  d["version"] = r.version;
+  d["restored_from"] = r.restored_from;
+  d["files_added"] = r.files_added;
+  d["files_removed"] = r.files_removed;
+  return d;
+}
+
+std::vector<std::string> Vacuum(const std::string& path, double retention_hours, bool dry_run, bool force) {
+  auto store = Store(path);
+  strata::ops::VacuumOptions o;
+  o.retention_hours = retention_hours;
+  o.dry_run = dry_run;
+  o.force = force;
+  nb::gil_scoped_release release;
+  return Unwrap(strata::ops::VacuumTable(store, o)).files;
+}
+
+int64_t SetProperties(const std::string& path, std::map<std::string, std::string> props) {
+  auto store = Store(path);
+  nb::gil_scoped_release release;
+  return Unwrap(strata::ops::SetTableProperties(store, props));
+}
+
 std::string ParseExpression(const std::string& sql) {
   return strata::expr::ToString(Unwrap(strata::expr::Parse(sql)));
 }
@@ -320,6 +352,9 @@ NB_MODULE(_strata, m) {
         "replace_where"_a, "configuration"_a, "target_file_size"_a, "name"_a = nb::none(),
         "description"_a = nb::none(), "compression"_a = "snappy", "txn"_a = nb::none());
   m.def("parse_expression", &ParseExpression, "sql"_a);
+  m.def("restore", &Restore, "path"_a, "version"_a = nb::none(), "timestamp_ms"_a = nb::none());
+  m.def("vacuum", &Vacuum, "path"_a, "retention_hours"_a, "dry_run"_a, "force"_a);
+  m.def("set_properties", &SetProperties, "path"_a, "properties"_a);
   m.def("delete_rows", &DeleteRows, "path"_a, "predicate"_a, "use_deletion_vectors"_a = nb::none());
   m.def("update_rows", &UpdateRows, "path"_a, "predicate"_a, "set"_a, "use_deletion_vectors"_a = nb::none());
 }

@@ -18,6 +18,9 @@ Commands:
   table history PATH     the commits, newest first
   table show PATH        rows (with --filter, --columns, --version, --as-of, --limit)
   table checkpoint PATH  write a checkpoint of the latest version
+  table vacuum PATH      delete files no version within the retention references
+  table restore PATH     make the latest version equal to an earlier one
+  table set-property PATH KEY=VALUE ...
   sql "SELECT ..."       SQL over tables with DuckDB: FROM 'path/to/table'
   demo                   the end-to-end demo (what `make demo` runs)
 
@@ -103,6 +106,42 @@ def cmd_show(args) -> int:
     return 0
 
 
+def cmd_vacuum(args) -> int:
+    files = strata.Table(args.path).vacuum(retention_hours=args.retention_hours, dry_run=args.dry_run,
+                                           force=args.force)
+    verb = "would delete" if args.dry_run else "deleted"
+    for f in files:
+        print(f)
+    print(f"{verb} {len(files)} file{'s' if len(files) != 1 else ''}")
+    return 0
+
+
+def cmd_restore(args) -> int:
+    if (args.to_version is None) == (args.to_as_of is None):
+        print("strata: error: give --to-version or --to-as-of", file=sys.stderr)
+        return 2
+    m = strata.Table(args.path).restore(version=args.to_version, as_of=args.to_as_of)
+    if m["version"] < 0:
+        print(f"already identical to version {m['restored_from']}; nothing committed")
+    else:
+        print(f"version {m['version']}: restored version {m['restored_from']} "
+              f"(+{m['files_added']} / -{m['files_removed']} files)")
+    return 0
+
+
+def cmd_set_property(args) -> int:
+    props = {}
+    for kv in args.properties:
+        if "=" not in kv:
+            print(f"strata: error: expected KEY=VALUE, got {kv!r}", file=sys.stderr)
+            return 2
+        k, v = kv.split("=", 1)
+        props[k.strip()] = v.strip()
+    v = strata.Table(args.path).set_properties(props)
+    print(f"version {v}: " + ", ".join(f"{k}={val}" for k, val in props.items()))
+    return 0
+
+
 def cmd_checkpoint(args) -> int:
     t = strata.Table(args.path)
     t.checkpoint()
@@ -184,6 +223,24 @@ def build_parser() -> argparse.ArgumentParser:
     cp = tsub.add_parser("checkpoint", help="write a checkpoint of the latest version")
     cp.add_argument("path")
     cp.set_defaults(func=cmd_checkpoint)
+
+    vac = tsub.add_parser("vacuum", help="delete files no recent version references")
+    vac.add_argument("path")
+    vac.add_argument("--retention-hours", type=float, default=168, help="keep files younger than this (default 168)")
+    vac.add_argument("--dry-run", action="store_true", help="list what would be deleted, delete nothing")
+    vac.add_argument("--force", action="store_true", help="allow a retention shorter than the table's setting")
+    vac.set_defaults(func=cmd_vacuum)
+
+    res = tsub.add_parser("restore", help="make the latest version equal to an earlier one")
+    res.add_argument("path")
+    res.add_argument("--to-version", type=int, help="the version to restore")
+    res.add_argument("--to-as-of", help="restore the version current at this ISO-8601 timestamp")
+    res.set_defaults(func=cmd_restore)
+
+    sp = tsub.add_parser("set-property", help="set table properties (KEY=VALUE ...)")
+    sp.add_argument("path")
+    sp.add_argument("properties", nargs="+", metavar="KEY=VALUE")
+    sp.set_defaults(func=cmd_set_property)
 
     sql = sub.add_parser("sql", help="run SQL with DuckDB; tables as FROM 'path'",
                          description="Runs SQL with DuckDB. A quoted path after FROM/JOIN that holds a "

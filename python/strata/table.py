@@ -247,6 +247,25 @@ class Table:
             raise InvalidArgumentError("update needs set={column: SQL expression}")
         return dict(_strata.update_rows(self.path, predicate or "", {str(k): str(v) for k, v in set.items()}))
 
+    def restore(self, version: Optional[int] = None, as_of: Any = None) -> dict[str, int]:
+        """Makes the latest version equal to an earlier `version` (or the version current at
+        `as_of`), as a new commit; history is kept. Returns the operation metrics."""
+        if (version is None) == (as_of is None):
+            raise InvalidArgumentError("give exactly one of version or as_of")
+        return dict(_strata.restore(self.path, version, None if as_of is None else _to_ms(as_of)))
+
+    def vacuum(self, retention_hours: float = 168, dry_run: bool = False, force: bool = False) -> list[str]:
+        """Deletes files no version within `retention_hours` references (and older than that).
+        A retention shorter than the table's delta.deletedFileRetentionDuration needs force=True.
+        Returns the files deleted (or, with dry_run, that would be)."""
+        return list(_strata.vacuum(self.path, float(retention_hours), bool(dry_run), bool(force)))
+
+    def set_properties(self, properties: Mapping[str, Any]) -> int:
+        """Sets table properties, e.g. {"delta.appendOnly": "true"}; returns the new version.
+        A new CHECK constraint (delta.constraints.NAME) is verified against the existing rows."""
+        conf = {str(k): (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in properties.items()}
+        return _strata.set_properties(self.path, conf)
+
     def checkpoint(self) -> None:
         """Writes a checkpoint of this version (readers then replay less log)."""
         self._t.checkpoint()

@@ -230,7 +230,7 @@ const std::set<std::string>& KnownProperties() {
   return k;
 }
 
-Status ValidateConfiguration(const std::map<std::string, std::string>& conf) {
+Status ValidateConfigurationImpl(const std::map<std::string, std::string>& conf) {
   for (const auto& [k, v] : conf) {
     if (k.rfind("delta.", 0) != 0) continue;  // user properties are free-form
     if (k.rfind("delta.constraints.", 0) == 0) {
@@ -253,7 +253,7 @@ Status ValidateConfiguration(const std::map<std::string, std::string>& conf) {
   return Status::OK();
 }
 
-Protocol ProtocolFor(const arrow::Schema& schema, const std::map<std::string, std::string>& conf,
+Protocol ProtocolForImpl(const arrow::Schema& schema, const std::map<std::string, std::string>& conf,
                      const std::vector<Check>& checks, const Protocol* base) {
   auto on = [&](const char* k) {
     auto it = conf.find(k);
@@ -542,6 +542,14 @@ Status RunChecks(const std::vector<Check>& checks, const std::shared_ptr<arrow::
   return RunChecksImpl(checks, batch);
 }
 
+Status ValidateConfiguration(const std::map<std::string, std::string>& conf) {
+  return ValidateConfigurationImpl(conf);
+}
+table::Protocol ProtocolFor(const arrow::Schema& schema, const std::map<std::string, std::string>& conf,
+                            const std::vector<Check>& checks, const table::Protocol* base) {
+  return ProtocolForImpl(schema, conf, checks, base);
+}
+
 Result<std::shared_ptr<arrow::BooleanArray>> EvaluatePredicate(const expr::NodePtr& predicate,
                                                                const std::shared_ptr<arrow::RecordBatch>& batch) {
   if (!predicate) {
@@ -688,7 +696,7 @@ Result<WriteResult> WriteTable(std::shared_ptr<storage::ObjectStore> store,
   auto data_schema = data->schema();
   std::vector<table::Action> actions;
   std::map<std::string, std::string> conf = options.configuration;
-  ARROW_RETURN_NOT_OK(ValidateConfiguration(conf));
+  ARROW_RETURN_NOT_OK(ValidateConfigurationImpl(conf));
   std::shared_ptr<arrow::Schema> table_schema;
   std::vector<std::string> partition_columns;
   Metadata metadata;
@@ -761,7 +769,7 @@ Result<WriteResult> WriteTable(std::shared_ptr<storage::ObjectStore> store,
     ARROW_ASSIGN_OR_RAISE(metadata.schema_string, table::SchemaToJson(*table_schema));
   }
   ARROW_ASSIGN_OR_RAISE(auto checks, CollectChecksImpl(*table_schema, metadata.configuration));
-  Protocol protocol = ProtocolFor(*table_schema, metadata.configuration, checks, snap ? &snap->protocol() : nullptr);
+  Protocol protocol = ProtocolForImpl(*table_schema, metadata.configuration, checks, snap ? &snap->protocol() : nullptr);
   if (!snap || !(protocol == snap->protocol())) {
     ARROW_RETURN_NOT_OK(table::CheckWriteSupport(protocol, metadata));
     actions.push_back(protocol);

@@ -10,6 +10,7 @@
 
 #include "strata/common/status.h"
 #include "strata/expr/expr.h"
+#include "strata/table/actions.h"
 
 namespace strata::ops::internal {
 
@@ -27,6 +28,13 @@ struct Check {
 Result<std::vector<Check>> CollectChecks(const arrow::Schema& schema, const std::map<std::string, std::string>& conf);
 /// kExpectationFailed naming the check and the first violating row.
 Status RunChecks(const std::vector<Check>& checks, const std::shared_ptr<arrow::RecordBatch>& batch);
+
+/// Checks `delta.*` table properties (known names, valid values, parsable constraints).
+Status ValidateConfiguration(const std::map<std::string, std::string>& conf);
+
+/// The protocol a table with this schema, configuration and checks needs (never lower than `base`).
+table::Protocol ProtocolFor(const arrow::Schema& schema, const std::map<std::string, std::string>& conf,
+                            const std::vector<Check>& checks, const table::Protocol* base);
 
 /// Evaluates a predicate over a batch: true where it is TRUE (NULL counts as false).
 Result<std::shared_ptr<arrow::BooleanArray>> EvaluatePredicate(const expr::NodePtr& predicate,
