@@ -1,6 +1,7 @@
 # Finds Arrow C++, Acero, Dataset and Parquet inside the pyarrow wheel of the project's Python
 # (the wheel ships headers and versioned shared libraries, but no CMake config) and defines
-# imported targets Arrow::arrow, Arrow::compute, Arrow::acero, Arrow::dataset, Arrow::parquet.
+# imported targets Arrow::arrow, Arrow::compute, Arrow::acero, Arrow::dataset, Arrow::parquet,
+# Arrow::s3 (arrow::fs::S3FileSystem and InitializeS3/FinalizeS3 live in libarrow_s3, not libarrow).
 #
 # Input: STRATA_PYTHON (the interpreter whose pyarrow we build against).
 # Output: ArrowFromPyarrow_FOUND, PYARROW_LIB_DIR, PYARROW_VERSION.
@@ -42,9 +43,11 @@ _strata_arrow_lib(Arrow::compute arrow_compute)
 _strata_arrow_lib(Arrow::acero arrow_acero)
 _strata_arrow_lib(Arrow::dataset arrow_dataset)
 _strata_arrow_lib(Arrow::parquet parquet)
+_strata_arrow_lib(Arrow::s3 arrow_s3)
 set_property(TARGET Arrow::compute APPEND PROPERTY INTERFACE_LINK_LIBRARIES Arrow::arrow)
 set_property(TARGET Arrow::acero APPEND PROPERTY INTERFACE_LINK_LIBRARIES Arrow::compute)
 set_property(TARGET Arrow::parquet APPEND PROPERTY INTERFACE_LINK_LIBRARIES Arrow::arrow)
+set_property(TARGET Arrow::s3 APPEND PROPERTY INTERFACE_LINK_LIBRARIES Arrow::arrow)
 set_property(TARGET Arrow::dataset APPEND PROPERTY INTERFACE_LINK_LIBRARIES Arrow::acero Arrow::parquet)
 
 set(ArrowFromPyarrow_FOUND TRUE)

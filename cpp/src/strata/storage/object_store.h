@@ -72,7 +72,8 @@ class ObjectStore {
 bool IsNotFound(const Status& st);
 Status NotFound(const std::string& what);
 
-/// Opens the store for a location: a local path or file:// URI (s3:// comes with the S3 store).
+/// Opens the store for a location: a local path, a file:// URI, or s3://bucket/prefix (credentials,
+/// region and endpoint from the standard AWS environment variables).
 Result<std::shared_ptr<ObjectStore>> OpenStore(const std::string& location);
 
 /// Forwards every call to a target store; subclasses override only what they change.

@@ -291,6 +291,7 @@ S3Options S3OptionsFromEnv() {
   o.access_key = env("AWS_ACCESS_KEY_ID");
   o.secret_key = env("AWS_SECRET_ACCESS_KEY");
   o.session_token = env("AWS_SESSION_TOKEN");
+  o.ca_file = env("AWS_CA_BUNDLE");
   return o;
 }
 
@@ -416,7 +417,7 @@ class S3Store final : public ObjectStore {
   Result<std::shared_ptr<arrow::Buffer>> Read(const std::string& path) override {
     S3Request req;
     req.key = Key(path);
-    ARROW_ASSIGN_OR_RAISE(auto r, SendWithRetries(req));
+    HttpResponse r = SendWithRetries(req);
     if (r.status == 200) return arrow::Buffer::FromString(std::move(r.body));
     if (r.status == 404 && ParseError(r.body).first != "NoSuchBucket") return NotFound(Uri(req.key));
     return HttpError(req, r);
@@ -427,8 +428,8 @@ class S3Store final : public ObjectStore {
     req.method = "PUT";
     req.key = Key(path);
     req.body = data;
-    ARROW_ASSIGN_OR_RAISE(auto r, SendWithRetries(req));
-    if (r.status == 200) return Status::OK();
+    HttpResponse r = SendWithRetries(req);
+    if (r.status == 200 || r.status == 201) return Status::OK();
     return HttpError(req, r);
   }
 
@@ -441,7 +442,7 @@ class S3Store final : public ObjectStore {
     // A conflict (409) means another conditional write of this key was in flight: S3 asks for a
     // retry, which then sees 412 if that write won. Nothing else is retried blindly: a lost
     // response may hide our own success, and a retry would then report it as someone else's.
-    constexpr int kConflictAttempts = 20;
+    constexpr int kConflictAttempts = 10;
     for (int attempt = 0;; ++attempt) {
       HttpResponse r = Send(req);
       if (r.status == 200 || r.status == 201) return true;
@@ -451,16 +452,20 @@ class S3Store final : public ObjectStore {
         Backoff(attempt);
         continue;
       }
+      if (r.NotSent()) {
+        return Status::IOError("S3 conditional PUT of ", Uri(req.key), " failed, nothing was written: ",
+                               Describe(r));
+      }
       if (r.status == 0 || r.status >= 500) {
         return MakeError(ErrorCode::kCommitStateUnknown,
                          "conditional PUT of " + Uri(req.key) + " may or may not have succeeded: " +
-                             Describe(req, r) + " (re-read the table to find out)",
+                             Describe(r) + " (re-read the table to find out)",
                          /*retryable=*/true);
       }
       if (r.status == 409) {
         return MakeError(ErrorCode::kCommitConflict,
                          "conditional PUT of " + Uri(req.key) + " kept conflicting with concurrent writes: " +
-                             Describe(req, r),
+                             Describe(r),
                          /*retryable=*/true);
       }
       return HttpError(req, r);
@@ -476,7 +481,7 @@ class S3Store final : public ObjectStore {
     req.method = "HEAD";
     req.head = true;
     req.key = Key(path);
-    ARROW_ASSIGN_OR_RAISE(auto r, SendWithRetries(req));
+    HttpResponse r = SendWithRetries(req);
     if (r.status == 404) return std::nullopt;
     if (r.status != 200) return HttpError(req, r);
     ObjectInfo info;
@@ -490,7 +495,7 @@ class S3Store final : public ObjectStore {
     S3Request req;
     req.method = "DELETE";
     req.key = Key(path);
-    ARROW_ASSIGN_OR_RAISE(auto r, SendWithRetries(req));
+    HttpResponse r = SendWithRetries(req);
     if (r.status == 200 || r.status == 204) return Status::OK();
     if (r.status == 404 && ParseError(r.body).first != "NoSuchBucket") return Status::OK();
     return HttpError(req, r);
@@ -522,7 +527,7 @@ class S3Store final : public ObjectStore {
                    {"max-keys", std::to_string(std::clamp(options_.list_page_size, 1, 1000))}};
       if (!recursive) req.query.emplace_back("delimiter", "/");
       if (!token.empty()) req.query.emplace_back("continuation-token", token);
-      ARROW_ASSIGN_OR_RAISE(auto r, SendWithRetries(req));
+      HttpResponse r = SendWithRetries(req);
       if (r.status != 200) return HttpError(req, r, "listing " + Uri(list_prefix));
       auto parsed = s3_internal::ParseListObjectsV2(r.body);
       if (!parsed.ok()) return WithContext(parsed.status(), "listing " + Uri(list_prefix));
@@ -547,8 +552,7 @@ class S3Store final : public ObjectStore {
   }
 
   /// Retries idempotent requests on transport errors, 429 and 5xx; returns the last response.
-  /// Never fails itself: errors are in the response.
-  Result<HttpResponse> SendWithRetries(const S3Request& req) {
+  HttpResponse SendWithRetries(const S3Request& req) {
     HttpResponse r;
     for (int attempt = 0; attempt < std::max(1, options_.max_attempts); ++attempt) {
       if (attempt > 0) Backoff(attempt - 1);
@@ -606,7 +610,7 @@ class S3Store final : public ObjectStore {
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp.body);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &resp);
-    if (!ca_file_.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, ca_file_.c_str());
+    if (!options_.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, options_.ca_file.c_str());
     std::string method = req.method;
     if (method == "PUT") {
       curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
@@ -634,7 +638,7 @@ class S3Store final : public ObjectStore {
     return resp;
   }
 
-  std::string Describe(const S3Request& req, const HttpResponse& r) const {
+  std::string Describe(const HttpResponse& r) const {
     if (r.status == 0) {
       return std::string("no response from ") + scheme_ + "://" + host_ + " (" + r.curl_error + ")";
     }
@@ -656,7 +660,7 @@ class S3Store final : public ObjectStore {
 
   Status HttpError(const S3Request& req, const HttpResponse& r, std::string what = {}) const {
     if (what.empty()) what = Uri(req.key);
-    std::string desc = Describe(req, r);
+    std::string desc = Describe(r);
     if (r.status == 404 && ParseError(r.body).first == "NoSuchBucket") {
       return Status::IOError("S3 bucket '", bucket_, "' does not exist (", req.method, " ", what, ": ", desc, ")");
     }
@@ -681,24 +685,16 @@ class S3Store final : public ObjectStore {
     idle_.push_back(h);
   }
 
-  friend Result<std::shared_ptr<ObjectStore>> strata::storage::MakeS3Store(const std::string&, const S3Options&);
-
   std::string bucket_, prefix_, root_;
   S3Options options_;
   std::string scheme_, host_;  ///< of the endpoint (host may carry ":port")
-  std::string ca_file_;
   std::shared_ptr<arrow::fs::FileSystem> fs_;
   std::mutex mu_;
   std::vector<CURL*> idle_;  ///< guarded by mu_
 };
 
 Status InitArrowS3() {
-  std::call_once(g_arrow_s3_once, [] {
-    g_arrow_s3_status = arrow::fs::EnsureS3Initialized();
-    // Arrow requires FinalizeS3 before exit (the AWS SDK crashes in static destructors otherwise).
-    // pyarrow registers the same idempotent call in Python processes.
-    if (g_arrow_s3_status.ok()) std::atexit([] { (void)arrow::fs::EnsureS3Finalized(); });
-  });
+  std::call_once(g_arrow_s3_once, [] { g_arrow_s3_status = arrow::fs::EnsureS3Initialized(); });
   return g_arrow_s3_status;
 }
 
@@ -723,6 +719,7 @@ Result<std::shared_ptr<ObjectStore>> MakeS3Store(const std::string& uri, const S
   if (o.endpoint_override.empty()) o.endpoint_override = env.endpoint_override;
   if (o.region.empty()) o.region = env.region;
   if (o.region.empty()) o.region = "us-east-1";
+  if (o.ca_file.empty()) o.ca_file = env.ca_file;
   if (o.access_key.empty() && o.secret_key.empty()) {
     o.access_key = env.access_key;
     o.secret_key = env.secret_key;
@@ -765,14 +762,18 @@ Result<std::shared_ptr<ObjectStore>> MakeS3Store(const std::string& uri, const S
     ao.force_virtual_addressing = !o.path_style.value_or(true);
   }
   ao.connect_timeout = o.connect_timeout_s;
-  const char* ca = std::getenv("AWS_CA_BUNDLE");
-  if (ca != nullptr && *ca != 0) ao.tls_ca_file_path = ca;
+  ao.tls_ca_file_path = o.ca_file;
   auto fs = arrow::fs::S3FileSystem::Make(ao);
   if (!fs.ok()) return WithContext(fs.status(), "opening " + uri);
+  // Arrow requires FinalizeS3 before exit, or the AWS SDK may crash in static destructors. The
+  // handler is registered after the first client exists: atexit handlers and static destructors
+  // run in reverse order of registration, and Arrow's client registry is a static created with
+  // the first client, which must still be alive when the handler runs. pyarrow registers the
+  // same idempotent call in Python processes.
+  static std::once_flag finalize_once;
+  std::call_once(finalize_once, [] { std::atexit([] { (void)arrow::fs::EnsureS3Finalized(); }); });
 
-  auto store = std::make_shared<S3Store>(bucket, prefix, o, scheme, host, *fs);
-  if (ca != nullptr && *ca != 0) store->ca_file_ = ca;
-  return std::shared_ptr<ObjectStore>(std::move(store));
+  return std::shared_ptr<ObjectStore>(std::make_shared<S3Store>(bucket, prefix, o, scheme, host, *fs));
 }
 
 }  // namespace strata::storage

@@ -28,6 +28,7 @@ struct S3Options {
   std::string access_key;      ///< AWS_ACCESS_KEY_ID; empty with no env var: Arrow's default chain
   std::string secret_key;      ///< AWS_SECRET_ACCESS_KEY
   std::string session_token;   ///< AWS_SESSION_TOKEN (temporary credentials)
+  std::string ca_file;         ///< AWS_CA_BUNDLE: CA certificates (PEM) for https; empty: system's
   /// Path-style URLs (http://host/bucket/key) instead of virtual-hosted ones
   /// (http://bucket.host/key). Default: path style when endpoint_override is set.
   std::optional<bool> path_style;
