@@ -18,19 +18,6 @@ namespace strata::ops {
 
 namespace {
 
-int64_t ParseIntervalMs(const std::string& s, int64_t def) {
-  long long n = 0;
-  char unit[32] = {0};
-  if (std::sscanf(s.c_str(), "interval %lld %31s", &n, unit) != 2) return def;
-  std::string u = unit;
-  if (!u.empty() && u.back() == 's') u.pop_back();
-  if (u == "second") return n * 1000;
-  if (u == "minute") return n * 60000;
-  if (u == "hour") return n * 3600000;
-  if (u == "day") return n * 86400000;
-  if (u == "week") return n * 7 * 86400000;
-  return def;
-}
 
 /// The path of a data or deletion-vector file relative to the table root, or "" when it lies
 /// outside the table (absolute paths elsewhere are never vacuumed).
@@ -109,7 +96,7 @@ Result<VacuumResult> VacuumTable(std::shared_ptr<storage::ObjectStore> store, co
   STRATA_RETURN_NOT_OK_CTX(table::CheckWriteSupport(snap->protocol(), snap->metadata()),
                            "cannot VACUUM '" + store->root() + "'");
   int64_t table_retention =
-      ParseIntervalMs(snap->Property("delta.deletedFileRetentionDuration"), 7LL * 86400000);
+      table::ParseIntervalMs(snap->Property("delta.deletedFileRetentionDuration"), 7LL * 86400000);
   auto retention = static_cast<int64_t>(options.retention_hours * 3600000.0);
   if (options.retention_hours < 0) return Error(ErrorCode::kInvalidArgument, "retention_hours must be >= 0");
   if (retention < table_retention && !options.force) {

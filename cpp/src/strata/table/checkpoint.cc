@@ -405,21 +405,6 @@ std::shared_ptr<arrow::Schema> CheckpointSchema() {
   });
 }
 
-int64_t ParseDurationMs(const std::string& s, int64_t def) {
-  // "interval 7 days", "interval 1 week", "interval 2 hours"
-  long long n = 0;
-  char unit[32] = {0};
-  if (std::sscanf(s.c_str(), "interval %lld %31s", &n, unit) != 2) return def;
-  std::string u = unit;
-  if (!u.empty() && u.back() == 's') u.pop_back();
-  if (u == "millisecond") return n;
-  if (u == "second") return n * 1000;
-  if (u == "minute") return n * 60000;
-  if (u == "hour") return n * 3600000;
-  if (u == "day") return n * 86400000;
-  if (u == "week") return n * 7 * 86400000;
-  return def;
-}
 
 }  // namespace
 
@@ -495,7 +480,7 @@ Status WriteCheckpoint(const Snapshot& snapshot) {
   }
   int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                     std::chrono::system_clock::now().time_since_epoch()).count();
-  int64_t retention = ParseDurationMs(snapshot.Property("delta.deletedFileRetentionDuration"), 7LL * 86400000);
+  int64_t retention = ParseIntervalMs(snapshot.Property("delta.deletedFileRetentionDuration"), 7LL * 86400000);
   for (const auto& r : snapshot.tombstones()) {
     if (r.deletion_timestamp.value_or(now) < now - retention) continue;
     RemoveFile rm = r;

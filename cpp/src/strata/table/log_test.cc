@@ -223,3 +223,19 @@ TEST(SharedTestData, EveryTableLoadsOrIsRefusedByName) {
 
 }  // namespace
 }  // namespace strata::table
+
+namespace strata::table {
+namespace {
+
+TEST(Properties, IntervalsParse) {
+  EXPECT_EQ(ParseIntervalMs("interval 7 days", 0), 7LL * 86400000);
+  EXPECT_EQ(ParseIntervalMs("interval 1 week", 0), 7LL * 86400000);
+  EXPECT_EQ(ParseIntervalMs("interval 2 hours", 0), 7200000);
+  EXPECT_EQ(ParseIntervalMs("interval 30 seconds", 0), 30000);
+  EXPECT_EQ(ParseIntervalMs("7 days", 42), 42);
+  EXPECT_EQ(ParseIntervalMs("", 42), 42);
+  EXPECT_EQ(ParseIntervalMs("interval 3 fortnights", 42), 42);
+}
+
+}  // namespace
+}  // namespace strata::table

@@ -1,6 +1,7 @@
 #include "strata/table/snapshot.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <future>
 #include <set>
 #include <unordered_map>
@@ -89,6 +90,21 @@ std::optional<int64_t> InCommitTimestamp(const std::vector<Action>& actions) {
 }
 
 }  // namespace
+
+int64_t ParseIntervalMs(const std::string& text, int64_t default_ms) {
+  long long n = 0;
+  char unit[32] = {0};
+  if (std::sscanf(text.c_str(), "interval %lld %31s", &n, unit) != 2) return default_ms;
+  std::string u = unit;
+  if (!u.empty() && u.back() == 's') u.pop_back();
+  if (u == "millisecond") return n;
+  if (u == "second") return n * 1000;
+  if (u == "minute") return n * 60000;
+  if (u == "hour") return n * 3600000;
+  if (u == "day") return n * 86400000;
+  if (u == "week") return n * 7 * 86400000;
+  return default_ms;
+}
 
 std::string FileKey(const std::string& path, const std::optional<DeletionVectorDescriptor>& dv) {
   std::string key = DecodePath(path);

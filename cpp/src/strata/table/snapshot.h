@@ -96,6 +96,10 @@ Status CheckReadSupport(const Protocol& protocol);
 /// Writer features strata implements for the writes it does; others are refused by name.
 Status CheckWriteSupport(const Protocol& protocol, const Metadata& metadata);
 
+/// A Delta interval property ("interval 7 days", "interval 1 week", "interval 2 hours") in
+/// milliseconds, or `default_ms` when it is absent or unparsable.
+int64_t ParseIntervalMs(const std::string& text, int64_t default_ms);
+
 /// The file key of PROTOCOL.md "Action Reconciliation": decoded path + deletion vector id.
 std::string FileKey(const std::string& path, const std::optional<DeletionVectorDescriptor>& dv);
 
