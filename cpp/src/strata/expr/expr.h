@@ -40,6 +40,10 @@ std::vector<std::string> ReferencedColumns(const NodePtr& node);
 /// arithmetic overflow or division by zero fails the evaluation instead of yielding NULL.
 Result<arrow::compute::Expression> ToArrow(const NodePtr& node, const arrow::Schema& schema);
 
+/// Evaluates the expression over every row of `batch` (ToArrow, bind, execute): one value per
+/// row, a constant result broadcast to the batch length.
+Result<std::shared_ptr<arrow::Array>> Evaluate(const NodePtr& node, const std::shared_ptr<arrow::RecordBatch>& batch);
+
 /// Per-file statistics for one column, as the pruner sees them. Any field may be absent
 /// (absent means unknown, never "empty").
 struct ColumnStats {

@@ -12,6 +12,8 @@
 #include <mutex>
 
 #include <arrow/array/builder_base.h>
+#include <arrow/array/util.h>
+#include <arrow/record_batch.h>
 #include <arrow/compute/api_scalar.h>
 #include <arrow/compute/cast.h>
 #include <arrow/compute/initialize.h>
@@ -855,6 +857,15 @@ Result<cp::Expression> ToArrow(const NodePtr& node, const arrow::Schema& schema)
                  "' does not type-check: ", bound.status().message());
   }
   return std::move(converted->expr);
+}
+
+Result<std::shared_ptr<arrow::Array>> Evaluate(const NodePtr& node,
+                                               const std::shared_ptr<arrow::RecordBatch>& batch) {
+  ARROW_ASSIGN_OR_RAISE(auto e, ToArrow(node, *batch->schema()));
+  ARROW_ASSIGN_OR_RAISE(e, e.Bind(*batch->schema()));
+  ARROW_ASSIGN_OR_RAISE(auto v, arrow::compute::ExecuteScalarExpression(e, *batch->schema(), batch));
+  if (v.is_scalar()) return arrow::MakeArrayFromScalar(*v.scalar(), batch->num_rows());
+  return v.make_array();
 }
 
 }  // namespace strata::expr

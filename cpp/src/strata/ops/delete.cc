@@ -60,15 +60,7 @@ Result<std::shared_ptr<arrow::RecordBatch>> ApplySet(const std::shared_ptr<arrow
   arrow::ArrayVector cols = batch->columns();
   for (const auto& [name, node] : set) {
     int i = batch->schema()->GetFieldIndex(name);
-    ARROW_ASSIGN_OR_RAISE(auto e, expr::ToArrow(node, *batch->schema()));
-    ARROW_ASSIGN_OR_RAISE(e, e.Bind(*batch->schema()));
-    ARROW_ASSIGN_OR_RAISE(auto v, arrow::compute::ExecuteScalarExpression(e, *batch->schema(), batch));
-    std::shared_ptr<arrow::Array> arr;
-    if (v.is_scalar()) {
-      ARROW_ASSIGN_OR_RAISE(arr, arrow::MakeArrayFromScalar(*v.scalar(), batch->num_rows()));
-    } else {
-      arr = v.make_array();
-    }
+    ARROW_ASSIGN_OR_RAISE(auto arr, expr::Evaluate(node, batch));
     const auto& target = batch->schema()->field(i)->type();
     if (!arr->type()->Equals(*target)) {
       auto casted = arrow::compute::Cast(*arr, target);

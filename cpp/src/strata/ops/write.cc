@@ -176,15 +176,7 @@ Result<std::vector<Check>> CollectChecksImpl(const arrow::Schema& schema,
 Status RunChecksImpl(const std::vector<Check>& checks, const std::shared_ptr<arrow::RecordBatch>& batch_ptr) {
   const arrow::RecordBatch& batch = *batch_ptr;
   for (const auto& c : checks) {
-    ARROW_ASSIGN_OR_RAISE(auto e, expr::ToArrow(c.node, *batch.schema()));
-    ARROW_ASSIGN_OR_RAISE(e, e.Bind(*batch.schema()));
-    ARROW_ASSIGN_OR_RAISE(auto mask, arrow::compute::ExecuteScalarExpression(e, *batch.schema(), batch_ptr));
-    std::shared_ptr<arrow::Array> m;
-    if (mask.is_scalar()) {
-      ARROW_ASSIGN_OR_RAISE(m, arrow::MakeArrayFromScalar(*mask.scalar(), batch.num_rows()));
-    } else {
-      m = mask.make_array();
-    }
+    ARROW_ASSIGN_OR_RAISE(auto m, expr::Evaluate(c.node, batch_ptr));
     const auto& b = static_cast<const arrow::BooleanArray&>(*m);
     for (int64_t i = 0; i < b.length(); ++i) {
       if (b.IsNull(i) || !b.Value(i)) {
@@ -556,15 +548,7 @@ Result<std::shared_ptr<arrow::BooleanArray>> EvaluatePredicate(const expr::NodeP
     ARROW_ASSIGN_OR_RAISE(auto all, arrow::MakeArrayFromScalar(arrow::BooleanScalar(true), batch->num_rows()));
     return std::static_pointer_cast<arrow::BooleanArray>(all);
   }
-  ARROW_ASSIGN_OR_RAISE(auto e, expr::ToArrow(predicate, *batch->schema()));
-  ARROW_ASSIGN_OR_RAISE(e, e.Bind(*batch->schema()));
-  ARROW_ASSIGN_OR_RAISE(auto mask, arrow::compute::ExecuteScalarExpression(e, *batch->schema(), batch));
-  std::shared_ptr<arrow::Array> m;
-  if (mask.is_scalar()) {
-    ARROW_ASSIGN_OR_RAISE(m, arrow::MakeArrayFromScalar(*mask.scalar(), batch->num_rows()));
-  } else {
-    m = mask.make_array();
-  }
+  ARROW_ASSIGN_OR_RAISE(auto m, expr::Evaluate(predicate, batch));
   ARROW_ASSIGN_OR_RAISE(auto filled, arrow::compute::CallFunction("coalesce", {m, arrow::Datum(false)}));
   return std::static_pointer_cast<arrow::BooleanArray>(filled.make_array());
 }
