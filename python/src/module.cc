@@ -5,6 +5,7 @@
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
+#include <nanobind/stl/tuple.h>
 #include <nanobind/stl/vector.h>
 
 #include <arrow/c/abi.h>
@@ -17,6 +18,7 @@
 #include "strata/expr/expr.h"
 #include "strata/ops/delete.h"
 #include "strata/ops/maintenance.h"
+#include "strata/ops/merge.h"
 #include "strata/ops/write.h"
 #include "strata/table/checkpoint.h"
 #include "strata/table/snapshot.h"
@@ -309,6 +311,52 @@ int64_t SetProperties(const std::string& path, std::map<std::string, std::string
   return Unwrap(strata::ops::SetTableProperties(store, props));
 }
 
+using MergeClauseSpec = std::tuple<std::string, std::string, std::map<std::string, std::string>, bool>;
+
+nb::dict Merge(const std::string& path, nb::object source, const std::string& on, const std::string& source_alias,
+               const std::string& target_alias, const std::vector<MergeClauseSpec>& clauses,
+               std::optional<std::string> schema_mode, std::optional<bool> use_dv) {
+  using Kind = strata::ops::MergeClause::Kind;
+  static const std::map<std::string, Kind> kinds = {
+      {"matched_update", Kind::kMatchedUpdate},
+      {"matched_delete", Kind::kMatchedDelete},
+      {"not_matched_insert", Kind::kNotMatchedInsert},
+      {"not_matched_by_source_update", Kind::kNotMatchedBySourceUpdate},
+      {"not_matched_by_source_delete", Kind::kNotMatchedBySourceDelete}};
+  strata::ops::MergeOptions o;
+  o.on = on;
+  o.source_alias = source_alias;
+  o.target_alias = target_alias;
+  o.use_deletion_vectors = use_dv;
+  if (schema_mode) o.schema_mode = Unwrap(strata::ops::ParseSchemaMode(*schema_mode));
+  for (const auto& [kind, predicate, assignments, all] : clauses) {
+    auto it = kinds.find(kind);
+    if (it == kinds.end()) Raise(strata::Error(strata::ErrorCode::kInvalidArgument, "unknown MERGE clause ", kind));
+    o.clauses.push_back({it->second, predicate, assignments, all});
+  }
+  auto store = Store(path);
+  auto reader = ImportReader(std::move(source));
+  strata::ops::MergeResult r;
+  {
+    nb::gil_scoped_release release;
+    r = Unwrap(strata::ops::MergeInto(store, reader, o));
+  }
+  nb::dict d;
+  d["version"] = r.version;
+  d["num_source_rows"] = r.num_source_rows;
+  d["num_target_rows_inserted"] = r.rows_inserted;
+  d["num_target_rows_updated"] = r.rows_updated;
+  d["num_target_rows_deleted"] = r.rows_deleted;
+  d["num_target_rows_copied"] = r.rows_copied;
+  d["num_target_files_added"] = r.files_added;
+  d["num_target_files_removed"] = r.files_removed;
+  d["num_target_files_skipped"] = r.files_skipped;
+  d["num_deletion_vectors_added"] = r.deletion_vectors_added;
+  d["execution_time_ms"] = r.execution_time_ms;
+  d["join"] = r.join;
+  return d;
+}
+
 std::string ParseExpression(const std::string& sql) {
   return strata::expr::ToString(Unwrap(strata::expr::Parse(sql)));
 }
@@ -355,6 +403,8 @@ NB_MODULE(_strata, m) {
   m.def("restore", &Restore, "path"_a, "version"_a = nb::none(), "timestamp_ms"_a = nb::none());
   m.def("vacuum", &Vacuum, "path"_a, "retention_hours"_a, "dry_run"_a, "force"_a);
   m.def("set_properties", &SetProperties, "path"_a, "properties"_a);
+  m.def("merge", &Merge, "path"_a, "source"_a, "on"_a, "source_alias"_a, "target_alias"_a, "clauses"_a,
+        "schema_mode"_a = nb::none(), "use_deletion_vectors"_a = nb::none());
   m.def("delete_rows", &DeleteRows, "path"_a, "predicate"_a, "use_deletion_vectors"_a = nb::none());
   m.def("update_rows", &UpdateRows, "path"_a, "predicate"_a, "set"_a, "use_deletion_vectors"_a = nb::none());
 }

@@ -13,12 +13,13 @@ from strata.errors import (
     UnsupportedFeatureError,
     VersionNotFoundError,
 )
-from strata.table import Table, write_table
+from strata.table import Table, TableMerger, write_table
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Table",
+    "TableMerger",
     "write_table",
     "StrataError",
     "CommitConflictError",

@@ -134,6 +134,81 @@ class _Stream:
         return capsule
 
 
+def _assignments(mapping: Optional[Mapping[str, str]], what: str) -> dict[str, str]:
+    if not mapping:
+        raise InvalidArgumentError(f"{what} needs at least one column: {{target column: SQL expression}}")
+    return {str(k): str(v) for k, v in mapping.items()}
+
+
+class TableMerger:
+    """A MERGE being built: add WHEN clauses, then execute(). Clauses of a kind are tried in the
+    order they were added; the first whose predicate holds applies. Every method returns the
+    merger, so calls chain:
+
+        t.merge(src, on="t.id = s.id", source_alias="s", target_alias="t") \
+         .when_matched_update_all().when_not_matched_insert_all().execute()
+    """
+
+    def __init__(self, path: str, source: Any, on: str, source_alias: str, target_alias: str,
+                 schema_mode: Optional[str], use_deletion_vectors: Optional[bool]):
+        if not on or not str(on).strip():
+            raise InvalidArgumentError("merge needs on= (the join condition, e.g. \"t.id = s.id\")")
+        self._path = path
+        self._source = _as_stream_capsule(source)
+        self._on = str(on)
+        self._source_alias = source_alias
+        self._target_alias = target_alias
+        self._schema_mode = schema_mode
+        self._use_dv = use_deletion_vectors
+        self._clauses: list[tuple[str, str, dict[str, str], bool]] = []
+        self._executed = False
+
+    def _add(self, kind: str, predicate: Optional[str], assignments: dict[str, str], all_columns: bool) -> "TableMerger":
+        self._clauses.append((kind, predicate or "", assignments, all_columns))
+        return self
+
+    def when_matched_update(self, set: Mapping[str, str], predicate: Optional[str] = None) -> "TableMerger":  # noqa: A002
+        """Matched target rows: set columns to SQL expressions over target and source columns."""
+        return self._add("matched_update", predicate, _assignments(set, "when_matched_update"), False)
+
+    def when_matched_update_all(self, predicate: Optional[str] = None) -> "TableMerger":
+        """Matched target rows: every target column takes the source column of the same name."""
+        return self._add("matched_update", predicate, {}, True)
+
+    def when_matched_delete(self, predicate: Optional[str] = None) -> "TableMerger":
+        """Matched target rows are deleted."""
+        return self._add("matched_delete", predicate, {}, False)
+
+    def when_not_matched_insert(self, values: Mapping[str, str], predicate: Optional[str] = None) -> "TableMerger":
+        """Source rows matching no target row: insert a row with these values (SQL over the
+        source; columns not named are NULL)."""
+        return self._add("not_matched_insert", predicate, _assignments(values, "when_not_matched_insert"), False)
+
+    def when_not_matched_insert_all(self, predicate: Optional[str] = None) -> "TableMerger":
+        """Source rows matching no target row are inserted (columns by name)."""
+        return self._add("not_matched_insert", predicate, {}, True)
+
+    def when_not_matched_by_source_update(self, set: Mapping[str, str], predicate: Optional[str] = None) -> "TableMerger":  # noqa: A002,E501
+        """Target rows no source row matches: set columns to SQL expressions over the target."""
+        return self._add("not_matched_by_source_update", predicate,
+                         _assignments(set, "when_not_matched_by_source_update"), False)
+
+    def when_not_matched_by_source_delete(self, predicate: Optional[str] = None) -> "TableMerger":
+        """Target rows no source row matches are deleted."""
+        return self._add("not_matched_by_source_delete", predicate, {}, False)
+
+    def execute(self) -> dict[str, Any]:
+        """Runs the MERGE as one commit and returns its metrics (version is -1 when nothing
+        changed). A target row matched by several source rows raises InvalidArgumentError."""
+        if self._executed:
+            raise InvalidArgumentError("this merge was already executed (its source stream is consumed)")
+        if not self._clauses:
+            raise InvalidArgumentError("merge needs at least one when_... clause before execute()")
+        self._executed = True
+        return dict(_strata.merge(self._path, self._source, self._on, self._source_alias, self._target_alias,
+                                  self._clauses, self._schema_mode, self._use_dv))
+
+
 class Table:
     """A Delta table at one version (latest by default). Immutable: reopen to see new commits.
 
@@ -246,6 +321,13 @@ class Table:
         if not set:
             raise InvalidArgumentError("update needs set={column: SQL expression}")
         return dict(_strata.update_rows(self.path, predicate or "", {str(k): str(v) for k, v in set.items()}))
+
+    def merge(self, source: Any, on: str, source_alias: str = "source", target_alias: str = "target",
+              schema_mode: Optional[str] = None, use_deletion_vectors: Optional[bool] = None) -> TableMerger:
+        """Starts a MERGE of `source` (an Arrow table/stream, a DataFrame, ...) into the latest
+        version. `on` is the join condition with columns qualified by the aliases. With
+        schema_mode="merge", *_all clauses add source columns the table lacks."""
+        return TableMerger(self.path, source, on, source_alias, target_alias, schema_mode, use_deletion_vectors)
 
     def restore(self, version: Optional[int] = None, as_of: Any = None) -> dict[str, int]:
         """Makes the latest version equal to an earlier `version` (or the version current at

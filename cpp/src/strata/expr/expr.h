@@ -5,10 +5,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <arrow/compute/expression.h>
@@ -31,6 +33,26 @@ std::string ToString(const NodePtr& node);
 
 /// Every column the expression references, as dotted paths (`a`, `s.b`), in first-use order.
 std::vector<std::string> ReferencedColumns(const NodePtr& node);
+
+// ---- inspecting and rewriting trees (MERGE plans its join from the ON condition) -----------
+
+/// The terms of a top-level AND chain (`a AND (b AND c)` gives a, b, c); the node itself
+/// otherwise.
+std::vector<NodePtr> Conjuncts(const NodePtr& node);
+
+/// The AND of `terms`, or null when there are none.
+NodePtr AndOf(const std::vector<NodePtr>& terms);
+
+/// When `node` is `a = b`: its two operands.
+std::optional<std::pair<NodePtr, NodePtr>> EqualityOperands(const NodePtr& node);
+
+/// When `node` is a column reference: its path (`t.id` gives {"t", "id"}).
+std::optional<std::vector<std::string>> ColumnPath(const NodePtr& node);
+
+/// A copy of `node` with every column reference's path replaced by `rename(path)`; the first
+/// error `rename` returns is returned.
+using ColumnRenamer = std::function<Result<std::vector<std::string>>(const std::vector<std::string>&)>;
+Result<NodePtr> RenameColumns(const NodePtr& node, const ColumnRenamer& rename);
 
 /// The expression as an Arrow expression over `schema`: columns are resolved (exact name first,
 /// then case-insensitively), literals are cast to the type of the column they meet (strings to

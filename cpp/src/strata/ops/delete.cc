@@ -20,17 +20,13 @@
 
 namespace strata::ops {
 
-namespace {
-
-using table::AddFile;
+namespace internal {
 
 bool HasWriterFeature(const table::Protocol& p, const std::string& f) {
   auto fs = p.writer_features.value_or(std::vector<std::string>{});
   return std::find(fs.begin(), fs.end(), f) != fs.end();
 }
 
-/// Bounds stay valid for the remaining rows but are no longer tight (PROTOCOL.md "Per-file
-/// Statistics": tightBounds).
 std::optional<std::string> WidenStats(const std::optional<std::string>& stats) {
   if (!stats || stats->size() < 2 || (*stats)[0] != '{') return stats;
   std::string s = *stats;
@@ -42,6 +38,15 @@ std::optional<std::string> WidenStats(const std::optional<std::string>& stats) {
   }
   return "{\"tightBounds\":false," + s.substr(1);
 }
+
+}  // namespace internal
+
+namespace {
+
+using internal::HasWriterFeature;
+using internal::WidenStats;
+
+using table::AddFile;
 
 Result<std::shared_ptr<arrow::RecordBatch>> DropRowIds(const std::shared_ptr<arrow::RecordBatch>& b) {
   std::shared_ptr<arrow::RecordBatch> out = b;

@@ -100,7 +100,11 @@ Result<std::shared_ptr<arrow::Array>> Conform(const std::shared_ptr<arrow::Array
   return *casted;
 }
 
-Result<std::shared_ptr<arrow::RecordBatch>> ConformBatchImpl(const arrow::RecordBatch& batch,
+}  // namespace
+
+namespace internal {
+
+Result<std::shared_ptr<arrow::RecordBatch>> ConformBatch(const arrow::RecordBatch& batch,
                                                              const std::shared_ptr<arrow::Schema>& table_schema) {
   arrow::ArrayVector cols;
   arrow::FieldVector fields;
@@ -124,11 +128,26 @@ Result<std::shared_ptr<arrow::RecordBatch>> ConformBatchImpl(const arrow::Record
   return arrow::RecordBatch::Make(arrow::schema(fields), batch.num_rows(), cols);
 }
 
+}  // namespace internal
+
+namespace {
+
 // ---- constraints, invariants, generated columns ---------------------------------------------
 
 using internal::Check;
+using internal::CollectChecks;
+using internal::ConformBatch;
+using internal::ProtocolFor;
+using internal::RunChecks;
+using internal::ValidateConfiguration;
+using internal::AssignColumnMapping;
+using internal::KeepFieldMetadata;
 
-Result<std::vector<Check>> CollectChecksImpl(const arrow::Schema& schema,
+}  // namespace
+
+namespace internal {
+
+Result<std::vector<Check>> CollectChecks(const arrow::Schema& schema,
                                              const std::map<std::string, std::string>& conf) {
   std::vector<Check> out;
   for (const auto& [k, v] : conf) {
@@ -173,7 +192,7 @@ Result<std::vector<Check>> CollectChecksImpl(const arrow::Schema& schema,
   return out;
 }
 
-Status RunChecksImpl(const std::vector<Check>& checks, const std::shared_ptr<arrow::RecordBatch>& batch_ptr) {
+Status RunChecks(const std::vector<Check>& checks, const std::shared_ptr<arrow::RecordBatch>& batch_ptr) {
   const arrow::RecordBatch& batch = *batch_ptr;
   for (const auto& c : checks) {
     ARROW_ASSIGN_OR_RAISE(auto m, expr::Evaluate(c.node, batch_ptr));
@@ -191,6 +210,10 @@ Status RunChecksImpl(const std::vector<Check>& checks, const std::shared_ptr<arr
 }
 
 // ---- protocol and column mapping -------------------------------------------------------------
+
+}  // namespace internal
+
+namespace {
 
 bool HasTypeChanges(const arrow::FieldVector& fields) {
   for (const auto& f : fields) {
@@ -222,7 +245,11 @@ const std::set<std::string>& KnownProperties() {
   return k;
 }
 
-Status ValidateConfigurationImpl(const std::map<std::string, std::string>& conf) {
+}  // namespace
+
+namespace internal {
+
+Status ValidateConfiguration(const std::map<std::string, std::string>& conf) {
   for (const auto& [k, v] : conf) {
     if (k.rfind("delta.", 0) != 0) continue;  // user properties are free-form
     if (k.rfind("delta.constraints.", 0) == 0) {
@@ -245,7 +272,7 @@ Status ValidateConfigurationImpl(const std::map<std::string, std::string>& conf)
   return Status::OK();
 }
 
-Protocol ProtocolForImpl(const arrow::Schema& schema, const std::map<std::string, std::string>& conf,
+Protocol ProtocolFor(const arrow::Schema& schema, const std::map<std::string, std::string>& conf,
                      const std::vector<Check>& checks, const Protocol* base) {
   auto on = [&](const char* k) {
     auto it = conf.find(k);
@@ -389,6 +416,10 @@ std::shared_ptr<arrow::Schema> KeepFieldMetadata(const arrow::Schema& old_schema
   return arrow::schema(fields);
 }
 
+}  // namespace internal
+
+namespace {
+
 // ---- data files -------------------------------------------------------------------------------
 
 /// The physical Arrow field for a logical one: physical names, field ids, recursively.
@@ -430,7 +461,7 @@ class FileSink {
   Status Open(storage::ObjectStore& store, const FileWriteSpec& spec, const std::shared_ptr<arrow::Schema>& physical,
               const std::string& dir, int index, int64_t row_group_rows) {
     auto codec = CodecFor(spec.compression);
-    rel_path_ = dir + "part-" + std::string(5 - std::min<size_t>(5, std::to_string(index).size()), '0') +
+    rel_path_ = spec.dir_prefix + dir + spec.file_prefix + std::string(5 - std::min<size_t>(5, std::to_string(index).size()), '0') +
                 std::to_string(index) + "-" + table::NewUuid() + "-c000" + CodecSuffix(codec) + ".parquet";
     std::string full = store.FsPath(rel_path_);
     ARROW_RETURN_NOT_OK(store.filesystem()->CreateDir(full.substr(0, full.rfind('/')), /*recursive=*/true));
@@ -522,25 +553,6 @@ Result<std::vector<std::pair<table::PartitionValues, std::shared_ptr<arrow::Reco
 }  // namespace
 
 namespace internal {
-
-Result<std::shared_ptr<arrow::RecordBatch>> ConformBatch(const arrow::RecordBatch& batch,
-                                                         const std::shared_ptr<arrow::Schema>& table_schema) {
-  return ConformBatchImpl(batch, table_schema);
-}
-Result<std::vector<Check>> CollectChecks(const arrow::Schema& schema, const std::map<std::string, std::string>& conf) {
-  return CollectChecksImpl(schema, conf);
-}
-Status RunChecks(const std::vector<Check>& checks, const std::shared_ptr<arrow::RecordBatch>& batch) {
-  return RunChecksImpl(checks, batch);
-}
-
-Status ValidateConfiguration(const std::map<std::string, std::string>& conf) {
-  return ValidateConfigurationImpl(conf);
-}
-table::Protocol ProtocolFor(const arrow::Schema& schema, const std::map<std::string, std::string>& conf,
-                            const std::vector<Check>& checks, const table::Protocol* base) {
-  return ProtocolForImpl(schema, conf, checks, base);
-}
 
 Result<std::shared_ptr<arrow::BooleanArray>> EvaluatePredicate(const expr::NodePtr& predicate,
                                                                const std::shared_ptr<arrow::RecordBatch>& batch) {
@@ -680,7 +692,7 @@ Result<WriteResult> WriteTable(std::shared_ptr<storage::ObjectStore> store,
   auto data_schema = data->schema();
   std::vector<table::Action> actions;
   std::map<std::string, std::string> conf = options.configuration;
-  ARROW_RETURN_NOT_OK(ValidateConfigurationImpl(conf));
+  ARROW_RETURN_NOT_OK(ValidateConfiguration(conf));
   std::shared_ptr<arrow::Schema> table_schema;
   std::vector<std::string> partition_columns;
   Metadata metadata;
@@ -752,8 +764,8 @@ Result<WriteResult> WriteTable(std::shared_ptr<storage::ObjectStore> store,
   if (metadata_changed) {
     ARROW_ASSIGN_OR_RAISE(metadata.schema_string, table::SchemaToJson(*table_schema));
   }
-  ARROW_ASSIGN_OR_RAISE(auto checks, CollectChecksImpl(*table_schema, metadata.configuration));
-  Protocol protocol = ProtocolForImpl(*table_schema, metadata.configuration, checks, snap ? &snap->protocol() : nullptr);
+  ARROW_ASSIGN_OR_RAISE(auto checks, CollectChecks(*table_schema, metadata.configuration));
+  Protocol protocol = ProtocolFor(*table_schema, metadata.configuration, checks, snap ? &snap->protocol() : nullptr);
   if (!snap || !(protocol == snap->protocol())) {
     ARROW_RETURN_NOT_OK(table::CheckWriteSupport(protocol, metadata));
     actions.push_back(protocol);
@@ -782,8 +794,8 @@ Result<WriteResult> WriteTable(std::shared_ptr<storage::ObjectStore> store,
     ARROW_RETURN_NOT_OK(data->ReadNext(&batch));
     if (!batch) break;
     if (batch->num_rows() == 0) continue;
-    ARROW_ASSIGN_OR_RAISE(auto conformed, ConformBatchImpl(*batch, table_schema));
-    ARROW_RETURN_NOT_OK(RunChecksImpl(checks, conformed));
+    ARROW_ASSIGN_OR_RAISE(auto conformed, ConformBatch(*batch, table_schema));
+    ARROW_RETURN_NOT_OK(RunChecks(checks, conformed));
     if (replace_bound) {
       ARROW_ASSIGN_OR_RAISE(auto mask, arrow::compute::ExecuteScalarExpression(*replace_bound, *plain_schema, conformed));
       ARROW_ASSIGN_OR_RAISE(auto all, arrow::compute::All(mask));
@@ -831,7 +843,7 @@ Result<WriteResult> WriteTable(std::shared_ptr<storage::ObjectStore> store,
         if (!kept.empty()) {
           std::vector<std::shared_ptr<arrow::RecordBatch>> kept_conformed;
           for (const auto& b : kept) {
-            ARROW_ASSIGN_OR_RAISE(auto c, ConformBatchImpl(*b, table_schema));
+            ARROW_ASSIGN_OR_RAISE(auto c, ConformBatch(*b, table_schema));
             kept_conformed.push_back(c);
           }
           ARROW_ASSIGN_OR_RAISE(auto rewritten, WriteDataFiles(*store, spec, kept_conformed));

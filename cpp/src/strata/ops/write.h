@@ -72,6 +72,9 @@ struct FileWriteSpec {
   int64_t target_file_size = 128LL << 20;
   int64_t row_group_rows = 1 << 20;
   int num_indexed_cols = 32;
+  /// Files go to <dir_prefix><partition dirs>/<file_prefix>NNNNN-<uuid>.parquet.
+  std::string dir_prefix;
+  std::string file_prefix = "part-";
 };
 
 /// Writes batches (already in `spec.table_schema`) as data files and returns their add actions.

@@ -69,6 +69,11 @@ struct RemoveFile {
   std::optional<int64_t> default_row_commit_version;
 };
 
+/// Columns of change data files and of change data feed reads.
+inline constexpr const char* kChangeTypeColumn = "_change_type";
+inline constexpr const char* kCommitVersionColumn = "_commit_version";
+inline constexpr const char* kCommitTimestampColumn = "_commit_timestamp";
+
 struct AddCdcFile {
   std::string path;
   PartitionValues partition_values;

@@ -1,0 +1,1006 @@
+#include "strata/ops/merge.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <unordered_set>
+
+#include <arrow/array.h>
+#include <arrow/buffer.h>
+#include <arrow/compute/api.h>
+#include <arrow/record_batch.h>
+#include <arrow/scalar.h>
+#include <arrow/table.h>
+#include <arrow/type.h>
+#include <arrow/visit_type_inline.h>
+#include <roaring/roaring64map.hh>
+
+#include "strata/exec/scan.h"
+#include "strata/expr/expr.h"
+#include "strata/ops/change_data.h"
+#include "strata/ops/write.h"
+#include "strata/ops/write_internal.h"
+#include "strata/table/deletion_vector.h"
+#include "strata/table/pruning.h"
+#include "strata/table/snapshot.h"
+
+namespace strata::ops {
+
+namespace {
+
+using table::AddFile;
+using Kind = MergeClause::Kind;
+using internal::HasWriterFeature;
+using internal::WidenStats;
+
+// Field-name prefixes of the joined rows the clause expressions are evaluated on.
+constexpr const char* kTargetPrefix = "__t.";
+constexpr const char* kSourcePrefix = "__s.";
+constexpr int kTargetSide = 1;
+constexpr int kSourceSide = 2;
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+int FindField(const arrow::Schema& schema, const std::string& name) {
+  int exact = schema.GetFieldIndex(name);
+  if (exact >= 0) return exact;
+  for (int i = 0; i < schema.num_fields(); ++i) {
+    if (Lower(schema.field(i)->name()) == Lower(name)) return i;
+  }
+  return -1;
+}
+
+std::string Dotted(const std::vector<std::string>& path) {
+  std::string out;
+  for (const auto& p : path) out += (out.empty() ? "" : ".") + p;
+  return out;
+}
+
+const char* ClauseName(Kind k) {
+  switch (k) {
+    case Kind::kMatchedUpdate: return "WHEN MATCHED UPDATE";
+    case Kind::kMatchedDelete: return "WHEN MATCHED DELETE";
+    case Kind::kNotMatchedInsert: return "WHEN NOT MATCHED INSERT";
+    case Kind::kNotMatchedBySourceUpdate: return "WHEN NOT MATCHED BY SOURCE UPDATE";
+    case Kind::kNotMatchedBySourceDelete: return "WHEN NOT MATCHED BY SOURCE DELETE";
+  }
+  return "";
+}
+
+/// Resolves the column references of MERGE expressions to the joined rows' fields: `t.x` (the
+/// target alias) to `__t.x`, `s.x` to `__s.x`; an unqualified name to the one side that has it.
+class Binder {
+ public:
+  Binder(const MergeOptions& o, const arrow::Schema& target, const arrow::Schema& source)
+      : talias_(Lower(o.target_alias)), salias_(Lower(o.source_alias)), target_(target), source_(source) {}
+
+  /// `allowed` is a mask of sides the expression may reference; `used` receives the sides it does.
+  Result<expr::NodePtr> Bind(const expr::NodePtr& node, int allowed, int* used, const std::string& where) const {
+    *used = 0;
+    return expr::RenameColumns(node, [&](const std::vector<std::string>& path) -> Result<std::vector<std::string>> {
+      int side = 0;
+      size_t first = 0;
+      if (path.size() >= 2 && Lower(path[0]) == talias_ && FindField(source_, path[0]) < 0 &&
+          FindField(target_, path[0]) < 0) {
+        side = kTargetSide;
+        first = 1;
+      } else if (path.size() >= 2 && Lower(path[0]) == salias_ && FindField(source_, path[0]) < 0 &&
+                 FindField(target_, path[0]) < 0) {
+        side = kSourceSide;
+        first = 1;
+      }
+      const std::string& name = path[first];
+      int ti = FindField(target_, name), si = FindField(source_, name);
+      if (side == 0) {
+        if (ti >= 0 && si >= 0) {
+          return Error(ErrorCode::kInvalidArgument, "MERGE: column '", Dotted(path), "' in ", where,
+                       " is ambiguous: both the target and the source have it (qualify it as ", talias_, ".",
+                       name, " or ", salias_, ".", name, ")");
+        }
+        side = ti >= 0 ? kTargetSide : si >= 0 ? kSourceSide : 0;
+      }
+      int idx = side == kTargetSide ? ti : side == kSourceSide ? si : -1;
+      if (idx < 0) {
+        std::string which = side == kTargetSide ? "the target has no column" : side == kSourceSide
+                                                                                 ? "the source has no column"
+                                                                                 : "unknown column";
+        return Error(ErrorCode::kInvalidArgument, "MERGE: ", which, " '", Dotted(path), "' in ", where);
+      }
+      if (!(allowed & side)) {
+        return Error(ErrorCode::kInvalidArgument, "MERGE: ", where, " may not reference ",
+                     side == kTargetSide ? "target" : "source", " column '", Dotted(path), "'");
+      }
+      *used |= side;
+      const auto& field = side == kTargetSide ? target_.field(idx) : source_.field(idx);
+      std::vector<std::string> out{(side == kTargetSide ? kTargetPrefix : kSourcePrefix) + field->name()};
+      out.insert(out.end(), path.begin() + static_cast<std::ptrdiff_t>(first) + 1, path.end());
+      return out;
+    });
+  }
+
+ private:
+  std::string talias_, salias_;
+  const arrow::Schema& target_;
+  const arrow::Schema& source_;
+};
+
+std::shared_ptr<arrow::Schema> Prefixed(const arrow::Schema& schema, const char* prefix) {
+  arrow::FieldVector fields;
+  for (const auto& f : schema.fields()) fields.push_back(arrow::field(prefix + f->name(), f->type(), f->nullable()));
+  return arrow::schema(fields);
+}
+
+std::shared_ptr<arrow::RecordBatch> RecordBatchWithSchema(const std::shared_ptr<arrow::RecordBatch>& b,
+                                                          const std::shared_ptr<arrow::Schema>& schema) {
+  return arrow::RecordBatch::Make(schema, b->num_rows(), b->columns());
+}
+
+Result<std::shared_ptr<arrow::Int64Array>> Indices(const std::vector<int64_t>& v) {
+  ARROW_ASSIGN_OR_RAISE(auto buf, arrow::AllocateBuffer(static_cast<int64_t>(v.size() * sizeof(int64_t))));
+  if (!v.empty()) std::memcpy(buf->mutable_data(), v.data(), v.size() * sizeof(int64_t));
+  return std::make_shared<arrow::Int64Array>(static_cast<int64_t>(v.size()), std::move(buf));
+}
+
+Result<arrow::ArrayVector> TakeColumns(const std::shared_ptr<arrow::RecordBatch>& batch,
+                                       const std::shared_ptr<arrow::Int64Array>& idx) {
+  ARROW_ASSIGN_OR_RAISE(auto taken, arrow::compute::Take(batch, idx));
+  return taken.record_batch()->columns();
+}
+
+/// The joined rows: target columns (as `__t.*`) next to source columns (as `__s.*`).
+Result<std::shared_ptr<arrow::RecordBatch>> JoinRows(const std::shared_ptr<arrow::RecordBatch>& target,
+                                                     const std::shared_ptr<arrow::Schema>& target_schema,
+                                                     const std::vector<int64_t>& target_rows,
+                                                     const std::shared_ptr<arrow::RecordBatch>& source,
+                                                     const std::shared_ptr<arrow::Schema>& source_schema,
+                                                     const std::vector<int64_t>* source_rows) {
+  ARROW_ASSIGN_OR_RAISE(auto ti, Indices(target_rows));
+  ARROW_ASSIGN_OR_RAISE(auto cols, TakeColumns(target, ti));
+  arrow::FieldVector fields = target_schema->fields();
+  if (source_rows) {
+    ARROW_ASSIGN_OR_RAISE(auto si, Indices(*source_rows));
+    ARROW_ASSIGN_OR_RAISE(auto scols, TakeColumns(source, si));
+    cols.insert(cols.end(), scols.begin(), scols.end());
+    fields.insert(fields.end(), source_schema->fields().begin(), source_schema->fields().end());
+  }
+  return arrow::RecordBatch::Make(arrow::schema(fields), static_cast<int64_t>(target_rows.size()), cols);
+}
+
+// ---- join keys ----------------------------------------------------------------------------------
+
+/// Key tuples of one side, encoded so that equal SQL values have equal encodings. A row with a
+/// NULL in any key never matches (SQL `=`). One integer-like key is kept as int64 (the common
+/// case, hashed and compared without allocation); anything else as bytes.
+struct EncodedKeys {
+  bool fixed = false;
+  std::vector<int64_t> ints;
+  std::vector<std::string> bytes;
+  std::vector<uint64_t> hashes;
+  std::vector<uint8_t> valid;
+};
+
+uint64_t Mix(uint64_t x) {  // splitmix64 finalizer
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return x;
+}
+
+bool FixedKeyType(const std::vector<std::shared_ptr<arrow::DataType>>& types) {
+  if (types.size() != 1) return false;
+  const auto& t = *types[0];
+  return arrow::is_integer(t.id()) || t.id() == arrow::Type::DATE32 || t.id() == arrow::Type::DATE64 ||
+         t.id() == arrow::Type::TIMESTAMP || t.id() == arrow::Type::TIME32 || t.id() == arrow::Type::TIME64 ||
+         t.id() == arrow::Type::DURATION;
+}
+
+void AppendValue(const arrow::Array& arr, int64_t i, std::string* out) {
+  const auto& type = *arr.type();
+  switch (type.id()) {
+    case arrow::Type::BOOL:
+      out->push_back(static_cast<const arrow::BooleanArray&>(arr).Value(i) ? 1 : 0);
+      return;
+    case arrow::Type::FLOAT:
+    case arrow::Type::DOUBLE: {
+      double d = type.id() == arrow::Type::FLOAT ? static_cast<const arrow::FloatArray&>(arr).Value(i)
+                                                 : static_cast<const arrow::DoubleArray&>(arr).Value(i);
+      if (d == 0) d = 0;                                       // -0.0 = 0.0
+      if (std::isnan(d)) d = std::numeric_limits<double>::quiet_NaN();  // NaN = NaN (Spark)
+      out->append(reinterpret_cast<const char*>(&d), sizeof d);
+      return;
+    }
+    case arrow::Type::STRING:
+    case arrow::Type::BINARY: {
+      auto v = static_cast<const arrow::BinaryArray&>(arr).GetView(i);
+      uint64_t n = v.size();
+      out->append(reinterpret_cast<const char*>(&n), sizeof n);
+      out->append(v.data(), v.size());
+      return;
+    }
+    case arrow::Type::LARGE_STRING:
+    case arrow::Type::LARGE_BINARY: {
+      auto v = static_cast<const arrow::LargeBinaryArray&>(arr).GetView(i);
+      uint64_t n = v.size();
+      out->append(reinterpret_cast<const char*>(&n), sizeof n);
+      out->append(v.data(), v.size());
+      return;
+    }
+    default:
+      break;
+  }
+  if (arrow::is_fixed_width(type.id())) {
+    int w = type.byte_width();
+    const auto* base = arr.data()->GetValues<char>(1, 0);
+    out->append(base + (arr.offset() + i) * w, static_cast<size_t>(w));
+    return;
+  }
+  // Nested keys: rare; the value's text is an exact, if slow, encoding.
+  auto s = arr.GetScalar(i);
+  std::string text = s.ok() ? (*s)->ToString() : std::string();
+  uint64_t n = text.size();
+  out->append(reinterpret_cast<const char*>(&n), sizeof n);
+  out->append(text);
+}
+
+Result<EncodedKeys> EncodeKeys(const arrow::ArrayVector& keys, int64_t n, bool fixed) {
+  EncodedKeys out;
+  out.fixed = fixed;
+  out.valid.assign(static_cast<size_t>(n), 1);
+  out.hashes.resize(static_cast<size_t>(n));
+  for (const auto& k : keys) {
+    if (k->null_count() == 0) continue;
+    for (int64_t i = 0; i < n; ++i) {
+      if (k->IsNull(i)) out.valid[static_cast<size_t>(i)] = 0;
+    }
+  }
+  if (fixed) {
+    ARROW_ASSIGN_OR_RAISE(auto as_int, arrow::compute::Cast(*keys[0], arrow::int64(),
+                                                             arrow::compute::CastOptions::Unsafe(arrow::int64())));
+    const auto& a = static_cast<const arrow::Int64Array&>(*as_int);
+    out.ints.assign(a.raw_values(), a.raw_values() + n);
+    for (int64_t i = 0; i < n; ++i) out.hashes[static_cast<size_t>(i)] = Mix(static_cast<uint64_t>(out.ints[i]));
+    return out;
+  }
+  out.bytes.resize(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    if (!out.valid[static_cast<size_t>(i)]) continue;
+    std::string& s = out.bytes[static_cast<size_t>(i)];
+    for (const auto& k : keys) AppendValue(*k, i, &s);
+    out.hashes[static_cast<size_t>(i)] = Mix(std::hash<std::string>{}(s));
+  }
+  return out;
+}
+
+/// The source side of the hash join: open addressing over chain heads; rows with equal keys are
+/// chained. Hand-written because the probe loop is the hot path of MERGE and needs neither
+/// allocation per row nor a node-based map.
+class JoinTable {
+ public:
+  explicit JoinTable(EncodedKeys keys) : keys_(std::move(keys)) {
+    size_t n = keys_.valid.size();
+    size_t cap = 16;
+    while (cap < 2 * n) cap <<= 1;
+    mask_ = cap - 1;
+    slots_.assign(cap, 0);
+    next_.assign(n, 0);
+    for (size_t r = 0; r < n; ++r) {
+      if (!keys_.valid[r]) continue;
+      size_t i = keys_.hashes[r] & mask_;
+      while (true) {
+        int64_t head = slots_[i];
+        if (head == 0) {
+          slots_[i] = static_cast<int64_t>(r) + 1;
+          break;
+        }
+        if (Equal(keys_, static_cast<size_t>(head - 1), r)) {
+          next_[r] = head;
+          slots_[i] = static_cast<int64_t>(r) + 1;
+          break;
+        }
+        i = (i + 1) & mask_;
+      }
+    }
+  }
+
+  /// Appends (probe row, build row) for every key match of the probe rows.
+  void Probe(const EncodedKeys& probe, std::vector<int64_t>* probe_rows, std::vector<int64_t>* build_rows) const {
+    for (size_t r = 0; r < probe.valid.size(); ++r) {
+      if (!probe.valid[r]) continue;
+      size_t i = probe.hashes[r] & mask_;
+      while (true) {
+        int64_t head = slots_[i];
+        if (head == 0) break;
+        if (EqualAcross(probe, r, static_cast<size_t>(head - 1))) {
+          for (int64_t b = head; b != 0; b = next_[static_cast<size_t>(b - 1)]) {
+            probe_rows->push_back(static_cast<int64_t>(r));
+            build_rows->push_back(b - 1);
+          }
+          break;
+        }
+        i = (i + 1) & mask_;
+      }
+    }
+  }
+
+ private:
+  static bool Equal(const EncodedKeys& k, size_t a, size_t b) {
+    if (k.hashes[a] != k.hashes[b]) return false;
+    return k.fixed ? k.ints[a] == k.ints[b] : k.bytes[a] == k.bytes[b];
+  }
+  bool EqualAcross(const EncodedKeys& probe, size_t p, size_t b) const {
+    if (probe.hashes[p] != keys_.hashes[b]) return false;
+    return probe.fixed ? probe.ints[p] == keys_.ints[b] : probe.bytes[p] == keys_.bytes[b];
+  }
+
+  EncodedKeys keys_;
+  size_t mask_ = 0;
+  std::vector<int64_t> slots_;
+  std::vector<int64_t> next_;
+};
+
+// ---- the plan -----------------------------------------------------------------------------------
+
+struct BoundClause {
+  Kind kind;
+  expr::NodePtr predicate;                                   // bound; null = always
+  std::vector<std::pair<int, expr::NodePtr>> assignments;    // target column index -> bound expr
+};
+
+struct KeyPair {
+  expr::NodePtr target, source;             // bound
+  std::optional<std::string> target_column; // when the target side is a plain top-level column
+  std::string text;                         // for error messages
+};
+
+struct Plan {
+  std::shared_ptr<arrow::Schema> table_schema;   // after schema evolution
+  std::shared_ptr<arrow::Schema> target_joined;  // Prefixed(table_schema, __t.)
+  std::shared_ptr<arrow::Schema> source_joined;  // Prefixed(source, __s.)
+  std::vector<KeyPair> keys;
+  std::vector<std::shared_ptr<arrow::DataType>> key_types;
+  bool fixed_keys = false;
+  expr::NodePtr residual;                         // bound, over joined rows
+  std::vector<expr::NodePtr> target_only;         // unqualified target conjuncts, for pruning
+  std::vector<BoundClause> matched, not_matched, by_source;
+  bool check_duplicates = false;
+};
+
+Result<std::shared_ptr<arrow::Array>> EvaluateAs(const expr::NodePtr& e, const std::shared_ptr<arrow::RecordBatch>& rows,
+                                                 const std::shared_ptr<arrow::Field>& target, const char* what) {
+  ARROW_ASSIGN_OR_RAISE(auto arr, expr::Evaluate(e, rows));
+  if (arr->type()->Equals(*target->type())) return arr;
+  auto casted = arrow::compute::Cast(*arr, target->type());
+  if (!casted.ok()) {
+    return Error(ErrorCode::kSchemaMismatch, "MERGE ", what, " sets column '", target->name(), "' (",
+                 target->type()->ToString(), ") to a value of type ", arr->type()->ToString(), ": ",
+                 casted.status().message());
+  }
+  return *casted;
+}
+
+/// The rows a clause produces, in the table schema: assigned columns evaluated over `rows`, the
+/// others taken from the target (updates) or NULL (inserts).
+Result<std::shared_ptr<arrow::RecordBatch>> ClauseOutput(const Plan& plan, const BoundClause& c,
+                                                         const std::shared_ptr<arrow::RecordBatch>& rows) {
+  const auto& schema = plan.table_schema;
+  arrow::ArrayVector cols(static_cast<size_t>(schema->num_fields()));
+  bool insert = c.kind == Kind::kNotMatchedInsert;
+  for (int i = 0; i < schema->num_fields(); ++i) {
+    if (insert) {
+      ARROW_ASSIGN_OR_RAISE(cols[i], arrow::MakeArrayOfNull(schema->field(i)->type(), rows->num_rows()));
+    } else {
+      cols[i] = rows->column(i);  // the joined rows start with the target columns, in order
+    }
+  }
+  for (const auto& [i, e] : c.assignments) {
+    ARROW_ASSIGN_OR_RAISE(cols[i], EvaluateAs(e, rows, schema->field(i), ClauseName(c.kind)));
+  }
+  arrow::FieldVector plain;
+  for (const auto& f : schema->fields()) plain.push_back(f->WithMetadata(nullptr));
+  return arrow::RecordBatch::Make(arrow::schema(plain), rows->num_rows(), cols);
+}
+
+/// Evaluates clauses in order over `rows`: the index of the first clause whose predicate is
+/// TRUE for each row, or -1.
+Result<std::vector<int>> ChooseClauses(const std::vector<BoundClause>& clauses,
+                                       const std::shared_ptr<arrow::RecordBatch>& rows) {
+  std::vector<int> chosen(static_cast<size_t>(rows->num_rows()), -1);
+  int64_t open = rows->num_rows();
+  for (size_t c = 0; c < clauses.size() && open > 0; ++c) {
+    if (!clauses[c].predicate) {
+      for (auto& x : chosen) {
+        if (x < 0) x = static_cast<int>(c);
+      }
+      break;
+    }
+    ARROW_ASSIGN_OR_RAISE(auto mask, internal::EvaluatePredicate(clauses[c].predicate, rows));
+    for (int64_t r = 0; r < rows->num_rows(); ++r) {
+      if (chosen[static_cast<size_t>(r)] < 0 && mask->Value(r)) {
+        chosen[static_cast<size_t>(r)] = static_cast<int>(c);
+        --open;
+      }
+    }
+  }
+  return chosen;
+}
+
+/// Rows of `rows` whose chosen clause is `c`.
+std::vector<int64_t> RowsOf(const std::vector<int>& chosen, int c) {
+  std::vector<int64_t> out;
+  for (size_t i = 0; i < chosen.size(); ++i) {
+    if (chosen[i] == c) out.push_back(static_cast<int64_t>(i));
+  }
+  return out;
+}
+
+Result<std::shared_ptr<arrow::RecordBatch>> TakeRows(const std::shared_ptr<arrow::RecordBatch>& b,
+                                                     const std::vector<int64_t>& rows) {
+  ARROW_ASSIGN_OR_RAISE(auto idx, Indices(rows));
+  ARROW_ASSIGN_OR_RAISE(auto taken, arrow::compute::Take(b, idx));
+  return taken.record_batch();
+}
+
+Result<Plan> MakePlan(const table::Snapshot& snap, const arrow::Schema& source_schema, const MergeOptions& o,
+                      table::Metadata* metadata, bool* schema_changed) {
+  Plan plan;
+  *schema_changed = false;
+  plan.table_schema = snap.schema();
+  bool any_all = false;
+  for (const auto& c : o.clauses) any_all |= c.all;
+  if (o.schema_mode == table::SchemaMode::kMerge && any_all) {
+    // Source columns the target lacks are added (PROTOCOL-level: a metaData action).
+    arrow::FieldVector extra;
+    for (const auto& f : source_schema.fields()) {
+      if (FindField(*snap.schema(), f->name()) < 0) extra.push_back(f->WithNullable(true));
+    }
+    if (!extra.empty()) {
+      ARROW_ASSIGN_OR_RAISE(auto merged,
+                            table::ReconcileSchema(*snap.schema(), arrow::Schema(extra), table::SchemaMode::kMerge));
+      merged = internal::KeepFieldMetadata(*snap.schema(), *merged);
+      if (snap.column_mapping_mode() != table::ColumnMappingMode::kNone) {
+        ARROW_ASSIGN_OR_RAISE(merged, internal::AssignColumnMapping(*merged, &metadata->configuration));
+      }
+      ARROW_ASSIGN_OR_RAISE(metadata->schema_string, table::SchemaToJson(*merged));
+      plan.table_schema = merged;
+      *schema_changed = true;
+    }
+  } else if (o.schema_mode == table::SchemaMode::kOverwrite) {
+    return Error(ErrorCode::kInvalidArgument, "MERGE supports schema_mode \"merge\" only");
+  }
+  const auto& ts = *plan.table_schema;
+  plan.target_joined = Prefixed(ts, kTargetPrefix);
+  plan.source_joined = Prefixed(source_schema, kSourcePrefix);
+  arrow::FieldVector joined_fields = plan.target_joined->fields();
+  joined_fields.insert(joined_fields.end(), plan.source_joined->fields().begin(), plan.source_joined->fields().end());
+  auto joined = arrow::schema(joined_fields);
+  Binder binder(o, ts, source_schema);
+
+  // ON: equalities between a target-only and a source-only expression are join keys; the rest
+  // filters the joined pairs.
+  if (o.on.empty()) return Error(ErrorCode::kInvalidArgument, "MERGE needs an ON condition");
+  ARROW_ASSIGN_OR_RAISE(auto on, expr::Parse(o.on));
+  std::vector<expr::NodePtr> residual;
+  for (const auto& term : expr::Conjuncts(on)) {
+    int used = 0;
+    ARROW_ASSIGN_OR_RAISE(auto bound, binder.Bind(term, kTargetSide | kSourceSide, &used, "the ON condition"));
+    ARROW_RETURN_NOT_OK(WithContext(expr::ToArrow(bound, *joined).status(), "MERGE ON condition"));
+    if (auto eq = expr::EqualityOperands(term)) {
+      int lu = 0, ru = 0;
+      ARROW_ASSIGN_OR_RAISE(auto l, binder.Bind(eq->first, kTargetSide | kSourceSide, &lu, "the ON condition"));
+      ARROW_ASSIGN_OR_RAISE(auto r, binder.Bind(eq->second, kTargetSide | kSourceSide, &ru, "the ON condition"));
+      if ((lu == kTargetSide && ru == kSourceSide) || (lu == kSourceSide && ru == kTargetSide)) {
+        KeyPair k;
+        k.target = lu == kTargetSide ? l : r;
+        k.source = lu == kTargetSide ? r : l;
+        auto path = expr::ColumnPath(k.target);
+        if (path && path->size() == 1) k.target_column = path->front().substr(std::strlen(kTargetPrefix));
+        k.text = expr::ToString(lu == kTargetSide ? eq->first : eq->second);
+        plan.keys.push_back(std::move(k));
+        continue;
+      }
+    }
+    residual.push_back(bound);
+    if (used == kTargetSide) {
+      int u = 0;
+      ARROW_ASSIGN_OR_RAISE(auto unq, binder.Bind(term, kTargetSide, &u, "the ON condition"));
+      ARROW_ASSIGN_OR_RAISE(unq, expr::RenameColumns(unq, [](const std::vector<std::string>& p)
+                                                               -> Result<std::vector<std::string>> {
+        auto out = p;
+        out[0] = out[0].substr(std::strlen(kTargetPrefix));
+        return out;
+      }));
+      plan.target_only.push_back(unq);
+    }
+  }
+  plan.residual = expr::AndOf(residual);
+  for (auto& k : plan.keys) {
+    ARROW_ASSIGN_OR_RAISE(auto te, expr::ToArrow(k.target, *plan.target_joined));
+    ARROW_ASSIGN_OR_RAISE(te, te.Bind(*plan.target_joined));
+    plan.key_types.push_back(te.type()->GetSharedPtr());
+  }
+  plan.fixed_keys = FixedKeyType(plan.key_types);
+
+  // Clauses.
+  bool has_delete_only = true;
+  int matched = 0;
+  for (const auto& c : o.clauses) {
+    BoundClause b;
+    b.kind = c.kind;
+    bool is_matched = c.kind == Kind::kMatchedUpdate || c.kind == Kind::kMatchedDelete;
+    bool by_source = c.kind == Kind::kNotMatchedBySourceUpdate || c.kind == Kind::kNotMatchedBySourceDelete;
+    int allowed = is_matched ? (kTargetSide | kSourceSide) : by_source ? kTargetSide : kSourceSide;
+    std::string where = std::string("a ") + ClauseName(c.kind) + " clause";
+    auto& rows_schema = is_matched ? joined : by_source ? plan.target_joined : plan.source_joined;
+    if (!c.predicate.empty()) {
+      ARROW_ASSIGN_OR_RAISE(auto p, expr::Parse(c.predicate));
+      int used = 0;
+      ARROW_ASSIGN_OR_RAISE(b.predicate, binder.Bind(p, allowed, &used, where));
+      ARROW_RETURN_NOT_OK(WithContext(expr::ToArrow(b.predicate, *rows_schema).status(), where));
+    }
+    if (c.kind == Kind::kMatchedUpdate || c.kind == Kind::kNotMatchedBySourceUpdate ||
+        c.kind == Kind::kNotMatchedInsert) {
+      std::map<std::string, std::string> assignments = c.assignments;
+      if (c.all) {
+        if (by_source) return Error(ErrorCode::kInvalidArgument, "MERGE: ", where, " cannot take every source column");
+        assignments.clear();
+        for (const auto& f : ts.fields()) {
+          int si = FindField(source_schema, f->name());
+          if (si >= 0) assignments[f->name()] = "`" + o.source_alias + "`.`" + source_schema.field(si)->name() + "`";
+        }
+      } else if (assignments.empty()) {
+        return Error(ErrorCode::kInvalidArgument, "MERGE: ", where, " assigns no columns");
+      }
+      for (const auto& [col, sql] : assignments) {
+        std::string name = col;
+        // A target column may be written qualified (t.v) or not (v).
+        auto dot = col.find('.');
+        if (dot != std::string::npos && Lower(col.substr(0, dot)) == Lower(o.target_alias)) name = col.substr(dot + 1);
+        int ti = FindField(ts, name);
+        if (ti < 0) {
+          return Error(ErrorCode::kInvalidArgument, "MERGE: ", where, " sets unknown target column '", col, "'");
+        }
+        ARROW_ASSIGN_OR_RAISE(auto e, expr::Parse(sql));
+        int used = 0;
+        ARROW_ASSIGN_OR_RAISE(auto bound, binder.Bind(e, allowed, &used, where + " (" + col + ")"));
+        ARROW_RETURN_NOT_OK(WithContext(expr::ToArrow(bound, *rows_schema).status(), where + " (" + col + ")"));
+        b.assignments.emplace_back(ti, bound);
+      }
+    }
+    if (is_matched) {
+      ++matched;
+      has_delete_only &= c.kind == Kind::kMatchedDelete && c.predicate.empty();
+      plan.matched.push_back(std::move(b));
+    } else if (by_source) {
+      plan.by_source.push_back(std::move(b));
+    } else {
+      plan.not_matched.push_back(std::move(b));
+    }
+  }
+  // Delta: a target row matched by several source rows is ambiguous, except when the only
+  // matched action is an unconditional delete.
+  plan.check_duplicates = matched > 0 && !(matched == 1 && has_delete_only);
+  return plan;
+}
+
+Result<bool> ScalarLess(const std::shared_ptr<arrow::Scalar>& a, const std::shared_ptr<arrow::Scalar>& b) {
+  ARROW_ASSIGN_OR_RAISE(auto r, arrow::compute::CallFunction("less", {a, b}));
+  const auto& s = static_cast<const arrow::BooleanScalar&>(*r.scalar());
+  return s.is_valid && s.value;
+}
+
+/// Key ranges of the source (per plain-column key), for skipping target files.
+struct KeyRange {
+  std::string column;
+  std::shared_ptr<arrow::Scalar> min, max;
+};
+
+}  // namespace
+
+Result<MergeResult> MergeInto(std::shared_ptr<storage::ObjectStore> store,
+                              std::shared_ptr<arrow::RecordBatchReader> source, const MergeOptions& options) {
+  auto t0 = std::chrono::steady_clock::now();
+  ARROW_ASSIGN_OR_RAISE(auto snap, table::Snapshot::Load(store));
+  STRATA_RETURN_NOT_OK_CTX(table::CheckWriteSupport(snap->protocol(), snap->metadata()),
+                           "cannot MERGE into '" + store->root() + "'");
+  bool modifies = false;
+  for (const auto& c : options.clauses) modifies |= c.kind != Kind::kNotMatchedInsert;
+  if (modifies && snap->Property("delta.appendOnly") == "true") {
+    return Error(ErrorCode::kInvalidArgument, "table '", store->root(),
+                 "' is append-only (delta.appendOnly=true): MERGE may only insert");
+  }
+  if (options.clauses.empty()) return Error(ErrorCode::kInvalidArgument, "MERGE needs at least one WHEN clause");
+
+  ARROW_ASSIGN_OR_RAISE(auto source_table, source->ToTable());
+  ARROW_ASSIGN_OR_RAISE(auto source_batch, source_table->CombineChunksToBatch());
+  table::Metadata metadata = snap->metadata();
+  bool schema_changed = false;
+  ARROW_ASSIGN_OR_RAISE(auto plan, MakePlan(*snap, *source_batch->schema(), options, &metadata, &schema_changed));
+  auto source_rows = RecordBatchWithSchema(source_batch, plan.source_joined);
+
+  bool table_dv = HasWriterFeature(snap->protocol(), "deletionVectors");
+  bool use_dv = options.use_deletion_vectors.value_or(snap->Property("delta.enableDeletionVectors") == "true");
+  if (use_dv && !table_dv) {
+    return Error(ErrorCode::kInvalidArgument, "table '", store->root(),
+                 "' does not support deletion vectors; set delta.enableDeletionVectors=true when creating it");
+  }
+  ARROW_ASSIGN_OR_RAISE(auto checks, internal::CollectChecks(*plan.table_schema, metadata.configuration));
+  internal::ChangeData cdf(*snap);
+
+  MergeResult result;
+  result.num_source_rows = source_batch->num_rows();
+
+  // Build side: the source keys.
+  arrow::ArrayVector source_keys;
+  for (size_t k = 0; k < plan.keys.size(); ++k) {
+    ARROW_ASSIGN_OR_RAISE(auto arr, expr::Evaluate(plan.keys[k].source, source_rows));
+    if (!arr->type()->Equals(*plan.key_types[k])) {
+      auto casted = arrow::compute::Cast(*arr, plan.key_types[k]);
+      if (!casted.ok()) {
+        return Error(ErrorCode::kSchemaMismatch, "MERGE: the source side of '", plan.keys[k].text, "' has type ",
+                     arr->type()->ToString(), ", which does not compare with the target's ",
+                     plan.key_types[k]->ToString());
+      }
+      arr = *casted;
+    }
+    source_keys.push_back(arr);
+  }
+  int64_t ns = source_batch->num_rows();
+  std::optional<JoinTable> join;
+  if (!plan.keys.empty()) {
+    ARROW_ASSIGN_OR_RAISE(auto enc, EncodeKeys(source_keys, ns, plan.fixed_keys));
+    join.emplace(std::move(enc));
+  }
+  // Ranges of plain-column keys: target files outside them cannot match.
+  std::vector<KeyRange> ranges;
+  for (size_t k = 0; k < plan.keys.size(); ++k) {
+    if (!plan.keys[k].target_column || ns == 0) continue;
+    ARROW_ASSIGN_OR_RAISE(auto mm, arrow::compute::MinMax(source_keys[k]));
+    const auto& st = static_cast<const arrow::StructScalar&>(*mm.scalar());
+    ranges.push_back({*plan.keys[k].target_column, st.value[0], st.value[1]});
+  }
+  auto target_only = expr::AndOf(plan.target_only);
+  bool prune = plan.by_source.empty();
+
+  auto file_may_match = [&](const AddFile& f) -> Result<bool> {
+    if (!prune) return true;
+    if (ns == 0) return false;
+    if (target_only && !table::FileMayMatch(target_only, f, *snap)) return false;
+    if (ranges.empty()) return true;
+    table::AddFileStats stats(f, *snap);
+    for (const auto& r : ranges) {
+      if (!r.min || !r.min->is_valid) return false;  // every source key is NULL: nothing matches
+      auto cs = stats.column(r.column);
+      if (!cs) continue;
+      if (cs->max && cs->max->is_valid && cs->max->type->Equals(*r.min->type)) {
+        ARROW_ASSIGN_OR_RAISE(bool below, ScalarLess(cs->max, r.min));
+        if (below) return false;
+      }
+      if (cs->min && cs->min->is_valid && cs->min->type->Equals(*r.max->type)) {
+        ARROW_ASSIGN_OR_RAISE(bool above, ScalarLess(r.max, cs->min));
+        if (above) return false;
+      }
+    }
+    return true;
+  };
+
+  FileWriteSpec spec;
+  spec.table_schema = plan.table_schema;
+  spec.partition_columns = snap->partition_columns();
+  spec.mapping = snap->column_mapping_mode();
+  spec.compression = snap->Property("delta.parquet.compression.codec", "snappy");
+
+  table::Commit commit;
+  commit.read_snapshot = snap;
+  commit.operation = "MERGE";
+  commit.read_scope = table::Commit::ReadScope::kAll;
+  int64_t now = table::NowMs();
+  std::vector<uint8_t> source_matched(static_cast<size_t>(ns), 0);
+  std::vector<std::shared_ptr<arrow::RecordBatch>> dv_rewrites;  // updated rows of DV files
+
+  auto write_now = [&](std::vector<std::shared_ptr<arrow::RecordBatch>> batches) -> Status {
+    std::vector<std::shared_ptr<arrow::RecordBatch>> conformed;
+    for (const auto& b : batches) {
+      if (b->num_rows() == 0) continue;
+      ARROW_ASSIGN_OR_RAISE(auto c, internal::ConformBatch(*b, plan.table_schema));
+      ARROW_RETURN_NOT_OK(internal::RunChecks(checks, c));
+      conformed.push_back(std::move(c));
+    }
+    if (conformed.empty()) return Status::OK();
+    ARROW_ASSIGN_OR_RAISE(auto adds, WriteDataFiles(*store, spec, conformed));
+    for (auto& a : adds) {
+      commit.actions.push_back(std::move(a));
+      ++result.files_added;
+    }
+    return Status::OK();
+  };
+
+  for (const auto& f : snap->files()) {
+    ARROW_ASSIGN_OR_RAISE(bool may, file_may_match(f));
+    if (!may) {
+      ++result.files_skipped;
+      continue;
+    }
+    exec::ScanOptions so;
+    so.with_row_ids = true;
+    ARROW_ASSIGN_OR_RAISE(auto batches, exec::ReadFile(*snap, f, so));
+    commit.read_files.insert(table::FileKey(f.path, f.deletion_vector));
+    if (batches.empty()) continue;
+    ARROW_ASSIGN_OR_RAISE(auto whole, arrow::Table::FromRecordBatches(batches));
+    ARROW_ASSIGN_OR_RAISE(auto file_batch, whole->CombineChunksToBatch());
+    auto row_index = std::static_pointer_cast<arrow::Int64Array>(file_batch->GetColumnByName(exec::kRowIndexColumn));
+    for (const char* c : {exec::kRowIndexColumn, exec::kFilePathColumn}) {
+      ARROW_ASSIGN_OR_RAISE(file_batch, file_batch->RemoveColumn(file_batch->schema()->GetFieldIndex(c)));
+    }
+    if (schema_changed) {
+      ARROW_ASSIGN_OR_RAISE(file_batch, internal::ConformBatch(*file_batch, plan.table_schema));
+    }
+    auto target_rows = RecordBatchWithSchema(file_batch, plan.target_joined);
+    int64_t nt = target_rows->num_rows();
+
+    // Probe.
+    std::vector<int64_t> pt, ps;
+    if (join) {
+      arrow::ArrayVector tkeys;
+      for (const auto& k : plan.keys) {
+        ARROW_ASSIGN_OR_RAISE(auto arr, expr::Evaluate(k.target, target_rows));
+        tkeys.push_back(arr);
+      }
+      ARROW_ASSIGN_OR_RAISE(auto enc, EncodeKeys(tkeys, nt, plan.fixed_keys));
+      join->Probe(enc, &pt, &ps);
+    } else {  // no equality in ON: every pair is a candidate
+      for (int64_t t = 0; t < nt; ++t) {
+        for (int64_t s = 0; s < ns; ++s) {
+          pt.push_back(t);
+          ps.push_back(s);
+        }
+      }
+    }
+    std::shared_ptr<arrow::RecordBatch> pairs;
+    if (!pt.empty()) {
+      ARROW_ASSIGN_OR_RAISE(pairs, JoinRows(target_rows, plan.target_joined, pt, source_rows, plan.source_joined, &ps));
+      if (plan.residual) {
+        ARROW_ASSIGN_OR_RAISE(auto mask, internal::EvaluatePredicate(plan.residual, pairs));
+        if (mask->true_count() < mask->length()) {
+          std::vector<int64_t> keep;
+          for (int64_t i = 0; i < mask->length(); ++i) {
+            if (mask->Value(i)) keep.push_back(i);
+          }
+          std::vector<int64_t> pt2, ps2;
+          for (int64_t i : keep) {
+            pt2.push_back(pt[static_cast<size_t>(i)]);
+            ps2.push_back(ps[static_cast<size_t>(i)]);
+          }
+          pt.swap(pt2);
+          ps.swap(ps2);
+          ARROW_ASSIGN_OR_RAISE(pairs, TakeRows(pairs, keep));
+        }
+      }
+    }
+    std::vector<int32_t> match_count(static_cast<size_t>(nt), 0);
+    for (size_t i = 0; i < pt.size(); ++i) {
+      source_matched[static_cast<size_t>(ps[i])] = 1;
+      if (++match_count[static_cast<size_t>(pt[i])] > 1 && plan.check_duplicates) {
+        std::string key;
+        for (const auto& k : plan.keys) {
+          ARROW_ASSIGN_OR_RAISE(auto arr, expr::Evaluate(k.target, target_rows));
+          ARROW_ASSIGN_OR_RAISE(auto v, arr->GetScalar(pt[i]));
+          key += (key.empty() ? "" : ", ") + k.text + " = " + v->ToString();
+        }
+        if (key.empty()) key = "row " + std::to_string(row_index->Value(pt[i])) + " of " + f.path;
+        return Error(ErrorCode::kInvalidArgument, "MERGE: the target row with ", key,
+                     " is matched by more than one source row; a target row can be updated or deleted by "
+                     "one source row only (deduplicate the source on the ON keys)");
+      }
+    }
+
+    // Decide every target row: unchanged, deleted, or replaced by an updated row.
+    std::vector<uint8_t> changed(static_cast<size_t>(nt), 0);
+    std::vector<std::shared_ptr<arrow::RecordBatch>> updated;
+    std::vector<std::shared_ptr<arrow::RecordBatch>> preimages;
+    int64_t file_updates = 0, file_deletes = 0;
+    if (pairs && pairs->num_rows() > 0 && !plan.matched.empty()) {
+      ARROW_ASSIGN_OR_RAISE(auto chosen, ChooseClauses(plan.matched, pairs));
+      for (size_t c = 0; c < plan.matched.size(); ++c) {
+        auto rows = RowsOf(chosen, static_cast<int>(c));
+        if (rows.empty()) continue;
+        // Distinct target rows (several pairs per row only with a lone unconditional delete).
+        std::vector<int64_t> trows;
+        for (int64_t r : rows) {
+          auto t = static_cast<size_t>(pt[static_cast<size_t>(r)]);
+          if (!changed[t]) trows.push_back(static_cast<int64_t>(t));
+          changed[t] = 1;
+        }
+        if (cdf.enabled()) {
+          ARROW_ASSIGN_OR_RAISE(auto pre, TakeRows(file_batch, trows));
+          preimages.push_back(pre);
+        }
+        if (plan.matched[c].kind == Kind::kMatchedDelete) {
+          file_deletes += static_cast<int64_t>(trows.size());
+          if (cdf.enabled()) {
+            cdf.Add(preimages.back(), internal::ChangeType::kDelete);
+            preimages.pop_back();
+          }
+          continue;
+        }
+        ARROW_ASSIGN_OR_RAISE(auto sub, TakeRows(pairs, rows));
+        ARROW_ASSIGN_OR_RAISE(auto out, ClauseOutput(plan, plan.matched[c], sub));
+        file_updates += out->num_rows();
+        if (cdf.enabled()) {
+          cdf.Add(preimages.back(), internal::ChangeType::kUpdatePreimage);
+          cdf.Add(out, internal::ChangeType::kUpdatePostimage);
+          preimages.pop_back();
+        }
+        updated.push_back(out);
+      }
+    }
+    if (!plan.by_source.empty()) {
+      std::vector<int64_t> unmatched;
+      for (int64_t t = 0; t < nt; ++t) {
+        if (match_count[static_cast<size_t>(t)] == 0) unmatched.push_back(t);
+      }
+      if (!unmatched.empty()) {
+        ARROW_ASSIGN_OR_RAISE(auto rows, JoinRows(target_rows, plan.target_joined, unmatched, nullptr, nullptr, nullptr));
+        ARROW_ASSIGN_OR_RAISE(auto chosen, ChooseClauses(plan.by_source, rows));
+        for (size_t c = 0; c < plan.by_source.size(); ++c) {
+          auto sel = RowsOf(chosen, static_cast<int>(c));
+          if (sel.empty()) continue;
+          std::vector<int64_t> trows;
+          for (int64_t r : sel) {
+            trows.push_back(unmatched[static_cast<size_t>(r)]);
+            changed[static_cast<size_t>(unmatched[static_cast<size_t>(r)])] = 1;
+          }
+          std::shared_ptr<arrow::RecordBatch> pre;
+          if (cdf.enabled()) {
+            ARROW_ASSIGN_OR_RAISE(pre, TakeRows(file_batch, trows));
+          }
+          if (plan.by_source[c].kind == Kind::kNotMatchedBySourceDelete) {
+            file_deletes += static_cast<int64_t>(sel.size());
+            if (pre) cdf.Add(pre, internal::ChangeType::kDelete);
+            continue;
+          }
+          ARROW_ASSIGN_OR_RAISE(auto sub, TakeRows(rows, sel));
+          ARROW_ASSIGN_OR_RAISE(auto out, ClauseOutput(plan, plan.by_source[c], sub));
+          file_updates += out->num_rows();
+          if (pre) {
+            cdf.Add(pre, internal::ChangeType::kUpdatePreimage);
+            cdf.Add(out, internal::ChangeType::kUpdatePostimage);
+          }
+          updated.push_back(out);
+        }
+      }
+    }
+    if (file_updates == 0 && file_deletes == 0) continue;  // the file is untouched
+    result.rows_updated += file_updates;
+    result.rows_deleted += file_deletes;
+
+    if (use_dv) {
+      roaring::Roaring64Map dv;
+      if (f.deletion_vector) {
+        ARROW_ASSIGN_OR_RAISE(auto old, table::LoadDeletionVector(*f.deletion_vector, *store));
+        dv = *old;
+      }
+      for (int64_t t = 0; t < nt; ++t) {
+        if (changed[static_cast<size_t>(t)]) dv.add(static_cast<uint64_t>(row_index->Value(t)));
+      }
+      commit.actions.push_back(table::RemoveFor(f, now));
+      if (file_updates + file_deletes < nt) {  // rows survive: keep the file, marked
+        ARROW_ASSIGN_OR_RAISE(auto desc, table::WriteDeletionVector(dv, *store));
+        AddFile a = f;
+        a.deletion_vector = desc;
+        a.data_change = true;
+        a.modification_time = now;
+        a.stats = WidenStats(f.stats);
+        commit.actions.push_back(std::move(a));
+        ++result.deletion_vectors_added;
+      } else {
+        ++result.files_removed;
+      }
+      ARROW_RETURN_NOT_OK(write_now(std::move(updated)));
+      continue;
+    }
+    // Copy-on-write: unchanged rows plus updated rows replace the file.
+    std::vector<int64_t> keep;
+    for (int64_t t = 0; t < nt; ++t) {
+      if (!changed[static_cast<size_t>(t)]) keep.push_back(t);
+    }
+    result.rows_copied += static_cast<int64_t>(keep.size());
+    if (!keep.empty()) {
+      ARROW_ASSIGN_OR_RAISE(auto kept, TakeRows(file_batch, keep));
+      updated.insert(updated.begin(), kept);
+    }
+    commit.actions.push_back(table::RemoveFor(f, now));
+    ++result.files_removed;
+    ARROW_RETURN_NOT_OK(write_now(std::move(updated)));
+  }
+
+  // Source rows that matched nothing: WHEN NOT MATCHED clauses.
+  if (!plan.not_matched.empty()) {
+    std::vector<int64_t> unmatched;
+    for (int64_t s = 0; s < ns; ++s) {
+      if (!source_matched[static_cast<size_t>(s)]) unmatched.push_back(s);
+    }
+    if (!unmatched.empty()) {
+      ARROW_ASSIGN_OR_RAISE(auto rows, TakeRows(source_rows, unmatched));
+      ARROW_ASSIGN_OR_RAISE(auto chosen, ChooseClauses(plan.not_matched, rows));
+      std::vector<std::shared_ptr<arrow::RecordBatch>> inserts;
+      for (size_t c = 0; c < plan.not_matched.size(); ++c) {
+        auto sel = RowsOf(chosen, static_cast<int>(c));
+        if (sel.empty()) continue;
+        ARROW_ASSIGN_OR_RAISE(auto sub, TakeRows(rows, sel));
+        ARROW_ASSIGN_OR_RAISE(auto out, ClauseOutput(plan, plan.not_matched[c], sub));
+        result.rows_inserted += out->num_rows();
+        if (cdf.enabled()) cdf.Add(out, internal::ChangeType::kInsert);
+        inserts.push_back(out);
+      }
+      ARROW_RETURN_NOT_OK(write_now(std::move(inserts)));
+    }
+  }
+
+  if (commit.actions.empty()) {
+    result.execution_time_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+    return result;  // nothing changed: no commit
+  }
+  if (schema_changed) {
+    table::Protocol protocol = internal::ProtocolFor(*plan.table_schema, metadata.configuration, checks, &snap->protocol());
+    if (!(protocol == snap->protocol())) commit.actions.insert(commit.actions.begin(), protocol);
+    commit.actions.insert(commit.actions.begin(), metadata);
+  }
+  if (cdf.enabled()) {
+    ARROW_ASSIGN_OR_RAISE(auto cdc, cdf.Write(*store, spec));
+    for (auto& c : cdc) commit.actions.push_back(std::move(c));
+  }
+  commit.operation_parameters["predicate"] = options.on;
+  auto describe = [](const std::vector<MergeClause>& cs, bool (*pick)(Kind)) {
+    std::string out = "[";
+    for (const auto& c : cs) {
+      if (!pick(c.kind)) continue;
+      if (out.size() > 1) out += ",";
+      std::string action = c.kind == Kind::kMatchedDelete || c.kind == Kind::kNotMatchedBySourceDelete ? "delete"
+                           : c.kind == Kind::kNotMatchedInsert                                          ? "insert"
+                                                                                                        : "update";
+      out += "{\"actionType\":\"" + action + "\"";
+      if (!c.predicate.empty()) {
+        std::string p;
+        for (char ch : c.predicate) {
+          if (ch == '"' || ch == '\\') p += '\\';
+          p += ch;
+        }
+        out += ",\"predicate\":\"" + p + "\"";
+      }
+      out += "}";
+    }
+    return out + "]";
+  };
+  commit.operation_parameters["matchedPredicates"] =
+      describe(options.clauses, [](Kind k) { return k == Kind::kMatchedUpdate || k == Kind::kMatchedDelete; });
+  commit.operation_parameters["notMatchedPredicates"] =
+      describe(options.clauses, [](Kind k) { return k == Kind::kNotMatchedInsert; });
+  commit.operation_parameters["notMatchedBySourcePredicates"] = describe(
+      options.clauses, [](Kind k) { return k == Kind::kNotMatchedBySourceUpdate || k == Kind::kNotMatchedBySourceDelete; });
+  result.execution_time_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  auto& m = commit.operation_metrics;
+  m["numSourceRows"] = std::to_string(result.num_source_rows);
+  m["numTargetRowsInserted"] = std::to_string(result.rows_inserted);
+  m["numTargetRowsUpdated"] = std::to_string(result.rows_updated);
+  m["numTargetRowsDeleted"] = std::to_string(result.rows_deleted);
+  m["numTargetRowsCopied"] = std::to_string(result.rows_copied);
+  m["numOutputRows"] = std::to_string(result.rows_inserted + result.rows_updated + result.rows_copied);
+  m["numTargetFilesAdded"] = std::to_string(result.files_added);
+  m["numTargetFilesRemoved"] = std::to_string(result.files_removed);
+  m["numTargetFilesSkipped"] = std::to_string(result.files_skipped);
+  m["numTargetDeletionVectorsAdded"] = std::to_string(result.deletion_vectors_added);
+  m["executionTimeMs"] = std::to_string(result.execution_time_ms);
+  ARROW_ASSIGN_OR_RAISE(result.version, table::CommitToTable(store, std::move(commit), options.commit));
+  return result;
+}
+
+}  // namespace strata::ops
