@@ -12,8 +12,10 @@
 #include <arrow/c/bridge.h>
 #include <arrow/compute/initialize.h>
 #include <arrow/record_batch.h>
+#include <arrow/table.h>
 #include <arrow/type.h>
 
+#include "strata/exec/changes.h"
 #include "strata/exec/scan.h"
 #include "strata/expr/expr.h"
 #include "strata/ops/delete.h"
@@ -357,6 +359,16 @@ nb::dict Merge(const std::string& path, nb::object source, const std::string& on
   return d;
 }
 
+nb::object Changes(const std::string& path, int64_t start, std::optional<int64_t> end) {
+  auto store = Store(path);
+  std::shared_ptr<arrow::Table> t;
+  {
+    nb::gil_scoped_release release;
+    t = Unwrap(strata::exec::ReadChanges(store, start, end));
+  }
+  return ExportReader(std::make_shared<arrow::TableBatchReader>(t));
+}
+
 std::string ParseExpression(const std::string& sql) {
   return strata::expr::ToString(Unwrap(strata::expr::Parse(sql)));
 }
@@ -403,6 +415,7 @@ NB_MODULE(_strata, m) {
   m.def("restore", &Restore, "path"_a, "version"_a = nb::none(), "timestamp_ms"_a = nb::none());
   m.def("vacuum", &Vacuum, "path"_a, "retention_hours"_a, "dry_run"_a, "force"_a);
   m.def("set_properties", &SetProperties, "path"_a, "properties"_a);
+  m.def("changes", &Changes, "path"_a, "start_version"_a, "end_version"_a = nb::none());
   m.def("merge", &Merge, "path"_a, "source"_a, "on"_a, "source_alias"_a, "target_alias"_a, "clauses"_a,
         "schema_mode"_a = nb::none(), "use_deletion_vectors"_a = nb::none());
   m.def("delete_rows", &DeleteRows, "path"_a, "predicate"_a, "use_deletion_vectors"_a = nb::none());

@@ -329,6 +329,14 @@ class Table:
         schema_mode="merge", *_all clauses add source columns the table lacks."""
         return TableMerger(self.path, source, on, source_alias, target_alias, schema_mode, use_deletion_vectors)
 
+    def changes(self, start_version: int, end_version: Optional[int] = None) -> pa.Table:
+        """The change data feed of versions start_version..end_version (inclusive; default: this
+        table's version): every inserted, deleted and updated row with `_change_type` (insert,
+        delete, update_preimage, update_postimage), `_commit_version` and `_commit_timestamp`.
+        Needs delta.enableChangeDataFeed=true over the range."""
+        end = self.version if end_version is None else int(end_version)
+        return pa.RecordBatchReader.from_stream(_Stream(_strata.changes(self.path, int(start_version), end))).read_all()
+
     def restore(self, version: Optional[int] = None, as_of: Any = None) -> dict[str, int]:
         """Makes the latest version equal to an earlier `version` (or the version current at
         `as_of`), as a new commit; history is kept. Returns the operation metrics."""

@@ -12,6 +12,7 @@
 
 #include "strata/exec/scan.h"
 #include "strata/expr/expr.h"
+#include "strata/ops/change_data.h"
 #include "strata/ops/write.h"
 #include "strata/ops/write_internal.h"
 #include "strata/table/deletion_vector.h"
@@ -125,6 +126,7 @@ Result<DmlResult> Run(std::shared_ptr<storage::ObjectStore> store, const std::st
   spec.compression = snap->Property("delta.parquet.compression.codec", "snappy");
 
   DmlResult result;
+  internal::ChangeData cdf(*snap);
   table::Commit commit;
   commit.read_snapshot = snap;
   commit.operation = op;
@@ -153,6 +155,20 @@ Result<DmlResult> Run(std::shared_ptr<storage::ObjectStore> store, const std::st
     if (matched == 0) continue;
     commit.read_files.insert(table::FileKey(f.path, f.deletion_vector));
     if (is_update) result.rows_updated += matched; else result.rows_deleted += matched;
+    if (cdf.enabled()) {
+      for (size_t i = 0; i < batches.size(); ++i) {
+        ARROW_ASSIGN_OR_RAISE(auto data, DropRowIds(batches[i]));
+        ARROW_ASSIGN_OR_RAISE(auto sel, arrow::compute::Filter(data, masks[i]));
+        auto pre = sel.record_batch();
+        if (!is_update) {
+          cdf.Add(pre, internal::ChangeType::kDelete);
+          continue;
+        }
+        ARROW_ASSIGN_OR_RAISE(auto post, ApplySet(pre, set));
+        cdf.Add(pre, internal::ChangeType::kUpdatePreimage);
+        cdf.Add(post, internal::ChangeType::kUpdatePostimage);
+      }
+    }
     if (!is_update && matched == live) {
       commit.actions.push_back(table::RemoveFor(f, now));
       ++result.files_removed;
@@ -221,6 +237,8 @@ Result<DmlResult> Run(std::shared_ptr<storage::ObjectStore> store, const std::st
     commit.actions.push_back(std::move(a));
     ++result.files_added;
   }
+  ARROW_ASSIGN_OR_RAISE(auto cdc, cdf.Write(*store, spec));
+  for (auto& c : cdc) commit.actions.push_back(std::move(c));
   if (!predicate_sql.empty()) commit.operation_parameters["predicate"] = predicate_sql;
   commit.operation_metrics["numRemovedFiles"] = std::to_string(result.files_removed);
   commit.operation_metrics["numAddedFiles"] = std::to_string(result.files_added);

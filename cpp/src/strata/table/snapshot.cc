@@ -53,7 +53,17 @@ Result<std::vector<Action>> ReadCommit(storage::ObjectStore& store, const LogFil
                       f.info.path);
 }
 
-/// Commits are read in parallel when there are many (each is a small independent file).
+
+std::optional<int64_t> InCommitTimestamp(const std::vector<Action>& actions) {
+  for (const auto& a : actions) {
+    if (auto* ci = std::get_if<CommitInfo>(&a)) return ci->in_commit_timestamp;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+// Commits are read in parallel when there are many (each is a small independent file).
 Result<std::vector<std::vector<Action>>> ReadCommits(storage::ObjectStore& store,
                                                      const std::vector<LogFile>& commits) {
   std::vector<std::vector<Action>> out(commits.size());
@@ -81,15 +91,6 @@ Result<std::vector<std::vector<Action>>> ReadCommits(storage::ObjectStore& store
   ARROW_RETURN_NOT_OK(st);
   return out;
 }
-
-std::optional<int64_t> InCommitTimestamp(const std::vector<Action>& actions) {
-  for (const auto& a : actions) {
-    if (auto* ci = std::get_if<CommitInfo>(&a)) return ci->in_commit_timestamp;
-  }
-  return std::nullopt;
-}
-
-}  // namespace
 
 int64_t ParseIntervalMs(const std::string& text, int64_t default_ms) {
   long long n = 0;

@@ -22,6 +22,11 @@
 namespace strata::table {
 
 class Snapshot;
+struct LogFile;
+
+/// The actions of each commit file, in order (read concurrently when there are many).
+Result<std::vector<std::vector<Action>>> ReadCommits(storage::ObjectStore& store, const std::vector<LogFile>& commits);
+
 using SnapshotPtr = std::shared_ptr<const Snapshot>;
 
 /// One entry of the table's history (newest first in History()).
