@@ -21,6 +21,7 @@
 #include "strata/ops/delete.h"
 #include "strata/ops/maintenance.h"
 #include "strata/ops/merge.h"
+#include "strata/ops/optimize.h"
 #include "strata/ops/write.h"
 #include "strata/table/checkpoint.h"
 #include "strata/table/snapshot.h"
@@ -369,6 +370,30 @@ nb::object Changes(const std::string& path, int64_t start, std::optional<int64_t
   return ExportReader(std::make_shared<arrow::TableBatchReader>(t));
 }
 
+nb::dict Optimize(const std::string& path, std::optional<int64_t> target_file_size, std::vector<std::string> z_order,
+                  const std::string& partition_filter) {
+  strata::ops::OptimizeOptions o;
+  o.target_file_size = target_file_size;
+  o.z_order = std::move(z_order);
+  o.partition_filter = partition_filter;
+  auto store = Store(path);
+  strata::ops::OptimizeResult r;
+  {
+    nb::gil_scoped_release release;
+    r = Unwrap(strata::ops::OptimizeTable(store, o));
+  }
+  nb::dict d;
+  d["version"] = r.version;
+  d["num_files_added"] = r.files_added;
+  d["num_files_removed"] = r.files_removed;
+  d["num_bytes_added"] = r.bytes_added;
+  d["num_bytes_removed"] = r.bytes_removed;
+  d["num_partitions_optimized"] = r.partitions_optimized;
+  d["num_files_considered"] = r.files_considered;
+  d["num_files_skipped"] = r.files_skipped;
+  return d;
+}
+
 std::string ParseExpression(const std::string& sql) {
   return strata::expr::ToString(Unwrap(strata::expr::Parse(sql)));
 }
@@ -415,6 +440,8 @@ NB_MODULE(_strata, m) {
   m.def("restore", &Restore, "path"_a, "version"_a = nb::none(), "timestamp_ms"_a = nb::none());
   m.def("vacuum", &Vacuum, "path"_a, "retention_hours"_a, "dry_run"_a, "force"_a);
   m.def("set_properties", &SetProperties, "path"_a, "properties"_a);
+  m.def("optimize", &Optimize, "path"_a, "target_file_size"_a = nb::none(), "z_order"_a = std::vector<std::string>{},
+        "partition_filter"_a = "");
   m.def("changes", &Changes, "path"_a, "start_version"_a, "end_version"_a = nb::none());
   m.def("merge", &Merge, "path"_a, "source"_a, "on"_a, "source_alias"_a, "target_alias"_a, "clauses"_a,
         "schema_mode"_a = nb::none(), "use_deletion_vectors"_a = nb::none());

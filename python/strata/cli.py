@@ -142,6 +142,38 @@ def cmd_set_property(args) -> int:
     return 0
 
 
+def _parse_size(text: str) -> int:
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*", text, re.IGNORECASE)
+    if not m:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 128MB, 1GiB, 5000000)")
+    unit = (m.group(2) or "").lower().rstrip("b").rstrip("i")
+    return int(float(m.group(1)) * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[unit])
+
+
+def cmd_optimize(args) -> int:
+    z = [c.strip() for c in args.z_order.split(",")] if args.z_order else None
+    m = strata.Table(args.path).optimize(z_order=z, target_size=args.target_size, partition_filter=args.where)
+    if m["version"] < 0:
+        print(f"nothing to optimize ({m['num_files_considered']} files already compact)")
+    else:
+        print(f"version {m['version']}: {m['num_files_removed']} files ({m['num_bytes_removed']:,} bytes) -> "
+              f"{m['num_files_added']} files ({m['num_bytes_added']:,} bytes) in "
+              f"{m['num_partitions_optimized']} partition(s)" + (f", z-ordered by {', '.join(z)}" if z else ""))
+    return 0
+
+
+def cmd_changes(args) -> int:
+    t = strata.Table(args.path)
+    tbl = t.changes(args.start, args.end)
+    if args.format == "json":
+        for row in tbl.slice(0, args.limit).to_pylist():
+            print(json.dumps(row, default=str))
+    else:
+        print(tbl.slice(0, args.limit).to_pandas().to_string(index=False, max_colwidth=40))
+        print(f"({min(tbl.num_rows, args.limit)} of {tbl.num_rows} change rows shown)")
+    return 0
+
+
 def cmd_checkpoint(args) -> int:
     t = strata.Table(args.path)
     t.checkpoint()
@@ -236,6 +268,22 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("--to-version", type=int, help="the version to restore")
     res.add_argument("--to-as-of", help="restore the version current at this ISO-8601 timestamp")
     res.set_defaults(func=cmd_restore)
+
+    opt = tsub.add_parser("optimize", help="compact small files; optionally Z-order by columns")
+    opt.add_argument("path")
+    opt.add_argument("--z-order", help="comma-separated columns to cluster by")
+    opt.add_argument("--target-size", type=_parse_size, default=None,
+                     help="bytes per output file, e.g. 128MB (default: delta.targetFileSize, else 128MiB)")
+    opt.add_argument("--where", help="SQL over partition columns: optimize only these partitions")
+    opt.set_defaults(func=cmd_optimize)
+
+    ch = tsub.add_parser("changes", help="the change data feed between versions")
+    ch.add_argument("path")
+    ch.add_argument("--from", dest="start", type=int, required=True, help="first version (inclusive)")
+    ch.add_argument("--to", dest="end", type=int, default=None, help="last version (default: latest)")
+    ch.add_argument("--limit", type=int, default=50, help="rows to print (default 50)")
+    ch.add_argument("--format", choices=["table", "json"], default="table")
+    ch.set_defaults(func=cmd_changes)
 
     sp = tsub.add_parser("set-property", help="set table properties (KEY=VALUE ...)")
     sp.add_argument("path")

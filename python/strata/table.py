@@ -329,6 +329,19 @@ class Table:
         schema_mode="merge", *_all clauses add source columns the table lacks."""
         return TableMerger(self.path, source, on, source_alias, target_alias, schema_mode, use_deletion_vectors)
 
+    def optimize(self, z_order: Optional[Sequence[str] | str] = None, target_size: Optional[int] = None,
+                 partition_filter: Optional[str] = None) -> dict[str, int]:
+        """Compacts small files into files of about `target_size` bytes (default: the table's
+        delta.targetFileSize, else 128 MiB), per partition; with z_order=[columns], rewrites each
+        partition clustered along a Z-order curve of those columns, so filters on any of them skip
+        more files. Rows do not change (the commit is dataChange=false: concurrent appends never
+        conflict). partition_filter (SQL over partition columns) limits it to some partitions.
+        Returns the operation metrics (version -1: nothing to do)."""
+        if isinstance(z_order, str):
+            z_order = [z_order]
+        return dict(_strata.optimize(self.path, None if target_size is None else int(target_size),
+                                     [str(c) for c in (z_order or [])], partition_filter or ""))
+
     def changes(self, start_version: int, end_version: Optional[int] = None) -> pa.Table:
         """The change data feed of versions start_version..end_version (inclusive; default: this
         table's version): every inserted, deleted and updated row with `_change_type` (insert,
