@@ -128,6 +128,7 @@ Result<int64_t> CommitToTable(std::shared_ptr<storage::ObjectStore> store, Commi
   }
   int64_t prev_ts = commit.read_snapshot ? commit.read_snapshot->timestamp_ms() : 0;
   std::mt19937 rng(std::random_device{}());
+  if (options.before_commit) options.before_commit();
   for (int attempt = 0; attempt < options.max_attempts; ++attempt) {
     int64_t now = NowMs();
     std::optional<int64_t> ict;

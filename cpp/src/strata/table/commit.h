@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -53,6 +54,9 @@ struct CommitOptions {
   /// Write a checkpoint after versions that are multiples of this (0: never). When unset the
   /// table property delta.checkpointInterval decides (default 100).
   std::optional<int64_t> checkpoint_interval;
+  /// Runs once after the operation has planned and written its files, just before its first
+  /// commit attempt. Tests use it to commit a concurrent writer's change at exactly that point.
+  std::function<void()> before_commit;
 };
 
 /// Commits and returns the new version. The table is left unchanged on any error.
