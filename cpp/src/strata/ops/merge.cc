@@ -85,12 +85,11 @@ class Binder {
     return expr::RenameColumns(node, [&](const std::vector<std::string>& path) -> Result<std::vector<std::string>> {
       int side = 0;
       size_t first = 0;
-      if (path.size() >= 2 && Lower(path[0]) == talias_ && FindField(source_, path[0]) < 0 &&
-          FindField(target_, path[0]) < 0) {
+      // A qualifier equal to an alias is the alias, even when a column has that name (as in Spark).
+      if (path.size() >= 2 && Lower(path[0]) == talias_) {
         side = kTargetSide;
         first = 1;
-      } else if (path.size() >= 2 && Lower(path[0]) == salias_ && FindField(source_, path[0]) < 0 &&
-                 FindField(target_, path[0]) < 0) {
+      } else if (path.size() >= 2 && Lower(path[0]) == salias_) {
         side = kSourceSide;
         first = 1;
       }
@@ -552,7 +551,14 @@ Result<Plan> MakePlan(const table::Snapshot& snap, const arrow::Schema& source_s
         assignments.clear();
         for (const auto& f : ts.fields()) {
           int si = FindField(source_schema, f->name());
-          if (si >= 0) assignments[f->name()] = "`" + o.source_alias + "`.`" + source_schema.field(si)->name() + "`";
+          if (si >= 0) {
+            assignments[f->name()] = "`" + o.source_alias + "`.`" + source_schema.field(si)->name() + "`";
+          } else if (o.schema_mode != table::SchemaMode::kMerge) {
+            // As Delta: without schema evolution, * needs every target column in the source.
+            return Error(ErrorCode::kSchemaMismatch, "MERGE: ", where, " (*) needs every target column in the "
+                         "source, and the source has no column '", f->name(), "' (name it in explicit "
+                         "assignments, or use schema_mode=\"merge\" to keep it unchanged on update and NULL on insert)");
+          }
         }
       } else if (assignments.empty()) {
         return Error(ErrorCode::kInvalidArgument, "MERGE: ", where, " assigns no columns");
