@@ -255,6 +255,7 @@ nb::dict DmlDict(const strata::ops::DmlResult& r) {
   d["files_added"] = r.files_added;
   d["deletion_vectors_added"] = r.deletion_vectors_added;
   d["files_skipped"] = r.files_skipped;
+  d["files_dropped_unread"] = r.files_dropped_unread;
   return d;
 }
 

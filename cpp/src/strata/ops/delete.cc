@@ -16,6 +16,8 @@
 #include "strata/ops/write.h"
 #include "strata/ops/write_internal.h"
 #include "strata/table/deletion_vector.h"
+#include "strata/table/partition.h"
+#include "strata/table/stats.h"
 #include "strata/table/pruning.h"
 #include "strata/table/snapshot.h"
 
@@ -81,6 +83,31 @@ Result<std::shared_ptr<arrow::RecordBatch>> ApplySet(const std::shared_ptr<arrow
   return arrow::RecordBatch::Make(batch->schema(), batch->num_rows(), cols);
 }
 
+/// Whether a partition-column-only predicate is TRUE for the file's partition values.
+Result<bool> WholeFileMatches(const expr::NodePtr& pred, const AddFile& f, const table::Snapshot& snap) {
+  arrow::FieldVector fields;
+  arrow::ArrayVector cols;
+  for (const auto& c : snap.partition_columns()) {
+    auto field = snap.schema()->GetFieldByName(c);
+    auto it = f.partition_values.find(c);
+    std::optional<std::string> raw = it == f.partition_values.end() ? std::nullopt : it->second;
+    ARROW_ASSIGN_OR_RAISE(auto scalar, table::ParsePartitionValue(raw, field->type()));
+    ARROW_ASSIGN_OR_RAISE(auto arr, arrow::MakeArrayFromScalar(*scalar, 1));
+    fields.push_back(field->WithMetadata(nullptr));
+    cols.push_back(arr);
+  }
+  auto row = arrow::RecordBatch::Make(arrow::schema(fields), 1, cols);
+  ARROW_ASSIGN_OR_RAISE(auto m, internal::EvaluatePredicate(pred, row));
+  return m->Value(0);
+}
+
+/// Rows of a file that are not deleted (numRecords minus the deletion vector), when known.
+Result<std::optional<int64_t>> LiveRows(const AddFile& f) {
+  ARROW_ASSIGN_OR_RAISE(auto stats, table::ParseFileStats(f.stats));
+  if (!stats.num_records) return std::optional<int64_t>();
+  return std::optional<int64_t>(*stats.num_records - (f.deletion_vector ? f.deletion_vector->cardinality : 0));
+}
+
 Result<DmlResult> Run(std::shared_ptr<storage::ObjectStore> store, const std::string& predicate_sql,
                       const std::map<std::string, std::string>* set_sql, const DmlOptions& options) {
   const bool is_update = set_sql != nullptr;
@@ -135,10 +162,29 @@ Result<DmlResult> Run(std::shared_ptr<storage::ObjectStore> store, const std::st
   int64_t now = table::NowMs();
   std::vector<std::shared_ptr<arrow::RecordBatch>> to_write;
 
+  // A predicate over partition columns only is decided per file from its partition values: a
+  // DELETE then drops whole files without opening them (unless the change feed needs their rows).
+  bool partition_only = pred != nullptr;
+  for (const auto& c : expr::ReferencedColumns(pred)) {
+    const auto& pc = snap->partition_columns();
+    partition_only &= std::find(pc.begin(), pc.end(), c) != pc.end();
+  }
   for (const auto& f : snap->files()) {
     if (pred && !table::FileMayMatch(pred, f, *snap)) {
       ++result.files_skipped;
       continue;
+    }
+    if (partition_only && !is_update && !cdf.enabled()) {
+      ARROW_ASSIGN_OR_RAISE(bool all, WholeFileMatches(pred, f, *snap));
+      ARROW_ASSIGN_OR_RAISE(auto live, LiveRows(f));
+      if (all && live) {
+        commit.read_files.insert(table::FileKey(f.path, f.deletion_vector));
+        commit.actions.push_back(table::RemoveFor(f, now));
+        ++result.files_removed;
+        ++result.files_dropped_unread;
+        result.rows_deleted += *live;
+        continue;
+      }
     }
     exec::ScanOptions so;
     so.with_row_ids = true;

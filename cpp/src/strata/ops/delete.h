@@ -22,6 +22,7 @@ struct DmlResult {
   int64_t files_added = 0;
   int64_t deletion_vectors_added = 0;
   int64_t files_skipped = 0;       ///< pruned by partition values and statistics
+  int64_t files_dropped_unread = 0;  ///< removed whole from partition values, never opened
 };
 
 struct DmlOptions {

@@ -76,6 +76,7 @@ TEST_P(DmlTest, DeleteWholePartitionRemovesFilesWithoutRewriting) {
   EXPECT_EQ(r.deletion_vectors_added, 0);
   EXPECT_EQ(r.files_removed, 2);
   EXPECT_EQ(r.files_skipped, 2);  // the 'even' files were pruned by partition value
+  EXPECT_EQ(r.files_dropped_unread, 2);  // the 'odd' ones removed from their partition value
   EXPECT_EQ(Read(store_)->num_rows(), 100);
 }
 
