@@ -36,6 +36,7 @@ from __future__ import annotations
 import functools
 import os
 import random
+import sys
 import re
 import shutil
 import tempfile
@@ -488,7 +489,13 @@ def deltars_merge(dt, source, on, clauses):
     return m.execute()
 
 
+# Extra arguments for every strata merge (the partitioned-join test forces that join with these).
+JOIN_KWARGS: dict = {}
+JOINS_SEEN: set = set()
+
+
 def strata_merge(path, source, on, clauses, **kwargs):
+    kwargs = {**JOIN_KWARGS, **kwargs}
     m = strata.Table(path).merge(source, on=sql(on) if isinstance(on, tuple) else on, source_alias="s",
                                  target_alias="t", **kwargs)
     for c in clauses:
@@ -560,6 +567,8 @@ def check_strata_merge(path, versions, source_rows, source, on, clauses, dv, ctx
            "deleted": m["num_target_rows_deleted"]}
     assert got == {"version": want_version, "num_source_rows": len(source_rows), **n}, f"{ctx}\nmetrics {m}"
     assert m["join"] in ("broadcast", "partitioned"), m
+    if JOIN_KWARGS and m["num_source_rows"] and " = " in sql(on) if isinstance(on, tuple) else False:
+        JOINS_SEEN.add(m["join"])
     if not dv:
         assert m["num_deletion_vectors_added"] == 0, f"{ctx}\n{m}"
     t = strata.Table(path)
@@ -670,6 +679,19 @@ def test_random_merges_match_model_and_deltars(dv, partitioned):
     base = 1000 * (1 + 2 * dv + partitioned)
     for case in range(CASES):
         run_case(base + case, dv, partitioned, use_strata=True)
+
+
+@needs_strata_merge
+@pytest.mark.parametrize("dv,partitioned", CONFIGS, ids=CONFIG_IDS)
+def test_random_merges_with_the_partitioned_join(dv, partitioned, monkeypatch):
+    """The same oracle checks with the source spilled to 3 partitions (a partitioned join, as for
+    a source larger than memory): results must not depend on the join strategy."""
+    monkeypatch.setattr(sys.modules[__name__], "JOIN_KWARGS", {"broadcast_limit_bytes": 0, "join_partitions": 3})
+    base = 7000 * (1 + 2 * dv + partitioned)
+    JOINS_SEEN.clear()
+    for case in range(max(4, CASES // 3)):
+        run_case(base + case, dv, partitioned, use_strata=True)
+    assert JOINS_SEEN == {"partitioned"}, JOINS_SEEN
 
 
 @needs_strata_merge

@@ -319,7 +319,8 @@ using MergeClauseSpec = std::tuple<std::string, std::string, std::map<std::strin
 
 nb::dict Merge(const std::string& path, nb::object source, const std::string& on, const std::string& source_alias,
                const std::string& target_alias, const std::vector<MergeClauseSpec>& clauses,
-               std::optional<std::string> schema_mode, std::optional<bool> use_dv) {
+               std::optional<std::string> schema_mode, std::optional<bool> use_dv,
+               std::optional<int64_t> broadcast_limit_bytes, std::optional<int> join_partitions) {
   using Kind = strata::ops::MergeClause::Kind;
   static const std::map<std::string, Kind> kinds = {
       {"matched_update", Kind::kMatchedUpdate},
@@ -332,6 +333,8 @@ nb::dict Merge(const std::string& path, nb::object source, const std::string& on
   o.source_alias = source_alias;
   o.target_alias = target_alias;
   o.use_deletion_vectors = use_dv;
+  if (broadcast_limit_bytes) o.broadcast_limit_bytes = *broadcast_limit_bytes;
+  if (join_partitions) o.join_partitions = *join_partitions;
   if (schema_mode) o.schema_mode = Unwrap(strata::ops::ParseSchemaMode(*schema_mode));
   for (const auto& [kind, predicate, assignments, all] : clauses) {
     auto it = kinds.find(kind);
@@ -445,7 +448,8 @@ NB_MODULE(_strata, m) {
         "partition_filter"_a = "");
   m.def("changes", &Changes, "path"_a, "start_version"_a, "end_version"_a = nb::none());
   m.def("merge", &Merge, "path"_a, "source"_a, "on"_a, "source_alias"_a, "target_alias"_a, "clauses"_a,
-        "schema_mode"_a = nb::none(), "use_deletion_vectors"_a = nb::none());
+        "schema_mode"_a = nb::none(), "use_deletion_vectors"_a = nb::none(), "broadcast_limit_bytes"_a = nb::none(),
+        "join_partitions"_a = nb::none());
   m.def("delete_rows", &DeleteRows, "path"_a, "predicate"_a, "use_deletion_vectors"_a = nb::none());
   m.def("update_rows", &UpdateRows, "path"_a, "predicate"_a, "set"_a, "use_deletion_vectors"_a = nb::none());
 }

@@ -150,7 +150,8 @@ class TableMerger:
     """
 
     def __init__(self, path: str, source: Any, on: str, source_alias: str, target_alias: str,
-                 schema_mode: Optional[str], use_deletion_vectors: Optional[bool]):
+                 schema_mode: Optional[str], use_deletion_vectors: Optional[bool],
+                 broadcast_limit_bytes: Optional[int] = None, join_partitions: Optional[int] = None):
         if not on or not str(on).strip():
             raise InvalidArgumentError("merge needs on= (the join condition, e.g. \"t.id = s.id\")")
         self._path = path
@@ -160,6 +161,7 @@ class TableMerger:
         self._target_alias = target_alias
         self._schema_mode = schema_mode
         self._use_dv = use_deletion_vectors
+        self._join = (broadcast_limit_bytes, join_partitions)
         self._clauses: list[tuple[str, str, dict[str, str], bool]] = []
         self._executed = False
 
@@ -206,7 +208,7 @@ class TableMerger:
             raise InvalidArgumentError("merge needs at least one when_... clause before execute()")
         self._executed = True
         return dict(_strata.merge(self._path, self._source, self._on, self._source_alias, self._target_alias,
-                                  self._clauses, self._schema_mode, self._use_dv))
+                                  self._clauses, self._schema_mode, self._use_dv, *self._join))
 
 
 class Table:
@@ -323,11 +325,17 @@ class Table:
         return dict(_strata.update_rows(self.path, predicate or "", {str(k): str(v) for k, v in set.items()}))
 
     def merge(self, source: Any, on: str, source_alias: str = "source", target_alias: str = "target",
-              schema_mode: Optional[str] = None, use_deletion_vectors: Optional[bool] = None) -> TableMerger:
+              schema_mode: Optional[str] = None, use_deletion_vectors: Optional[bool] = None,
+              broadcast_limit_bytes: Optional[int] = None, join_partitions: Optional[int] = None) -> TableMerger:
         """Starts a MERGE of `source` (an Arrow table/stream, a DataFrame, ...) into the latest
         version. `on` is the join condition with columns qualified by the aliases. With
-        schema_mode="merge", *_all clauses add source columns the table lacks."""
-        return TableMerger(self.path, source, on, source_alias, target_alias, schema_mode, use_deletion_vectors)
+        schema_mode="merge", *_all clauses add source columns the table lacks.
+
+        A source up to broadcast_limit_bytes (default 1 GiB of Arrow buffers) is joined in memory;
+        a larger one is spilled to join_partitions (default 8) files by key hash and joined one
+        partition at a time, bounding memory to about one partition."""
+        return TableMerger(self.path, source, on, source_alias, target_alias, schema_mode, use_deletion_vectors,
+                           broadcast_limit_bytes, join_partitions)
 
     def optimize(self, z_order: Optional[Sequence[str] | str] = None, target_size: Optional[int] = None,
                  partition_filter: Optional[str] = None) -> dict[str, int]:

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <unordered_set>
 
@@ -14,7 +15,10 @@
 #include <arrow/scalar.h>
 #include <arrow/table.h>
 #include <arrow/type.h>
-#include <arrow/visit_type_inline.h>
+#include <arrow/io/file.h>
+#include <arrow/ipc/reader.h>
+#include <arrow/ipc/writer.h>
+#include <arrow/util/byte_size.h>
 #include <roaring/roaring64map.hh>
 
 #include "strata/exec/scan.h"
@@ -607,6 +611,63 @@ struct KeyRange {
   std::shared_ptr<arrow::Scalar> min, max;
 };
 
+/// The source's partitions for a partitioned join: one Arrow IPC file per partition in a private
+/// temporary directory, removed when this goes away.
+class SpillFiles {
+ public:
+  static Result<SpillFiles> Open(const std::shared_ptr<arrow::Schema>& schema, int parts) {
+    SpillFiles s;
+    s.schema_ = schema;
+    std::error_code ec;
+    s.dir_ = std::filesystem::temp_directory_path(ec) / ("strata-merge-" + table::NewUuid());
+    std::filesystem::create_directories(s.dir_, ec);
+    if (ec) return Error(ErrorCode::kInvalidArgument, "MERGE: cannot create spill directory ", s.dir_.string(), ": ",
+                         ec.message());
+    for (int p = 0; p < parts; ++p) {
+      ARROW_ASSIGN_OR_RAISE(auto out, arrow::io::FileOutputStream::Open(s.Path(p)));
+      ARROW_ASSIGN_OR_RAISE(auto w, arrow::ipc::MakeFileWriter(out, schema));
+      s.outs_.push_back(out);
+      s.writers_.push_back(w);
+    }
+    return s;
+  }
+  SpillFiles() = default;
+  SpillFiles(SpillFiles&&) = default;
+  SpillFiles& operator=(SpillFiles&&) = default;
+  ~SpillFiles() {
+    for (auto& w : writers_) {
+      if (w) (void)w->Close();
+    }
+    if (!dir_.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir_, ec);
+    }
+  }
+  Status Write(int part, const std::shared_ptr<arrow::RecordBatch>& b) { return writers_[part]->WriteRecordBatch(*b); }
+  /// All rows of one partition (closes its writer).
+  Result<std::shared_ptr<arrow::RecordBatch>> Read(int part) {
+    ARROW_RETURN_NOT_OK(writers_[part]->Close());
+    writers_[part] = nullptr;
+    ARROW_RETURN_NOT_OK(outs_[part]->Close());
+    ARROW_ASSIGN_OR_RAISE(auto in, arrow::io::ReadableFile::Open(Path(part)));
+    ARROW_ASSIGN_OR_RAISE(auto reader, arrow::ipc::RecordBatchFileReader::Open(in));
+    std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
+    for (int i = 0; i < reader->num_record_batches(); ++i) {
+      ARROW_ASSIGN_OR_RAISE(auto b, reader->ReadRecordBatch(i));
+      batches.push_back(b);
+    }
+    ARROW_ASSIGN_OR_RAISE(auto t, arrow::Table::FromRecordBatches(schema_, batches));
+    return t->CombineChunksToBatch();
+  }
+
+ private:
+  std::string Path(int p) const { return (dir_ / ("part-" + std::to_string(p) + ".arrow")).string(); }
+  std::shared_ptr<arrow::Schema> schema_;
+  std::filesystem::path dir_;
+  std::vector<std::shared_ptr<arrow::io::FileOutputStream>> outs_;
+  std::vector<std::shared_ptr<arrow::ipc::RecordBatchWriter>> writers_;
+};
+
 }  // namespace
 
 Result<MergeResult> MergeInto(std::shared_ptr<storage::ObjectStore> store,
@@ -623,12 +684,9 @@ Result<MergeResult> MergeInto(std::shared_ptr<storage::ObjectStore> store,
   }
   if (options.clauses.empty()) return Error(ErrorCode::kInvalidArgument, "MERGE needs at least one WHEN clause");
 
-  ARROW_ASSIGN_OR_RAISE(auto source_table, source->ToTable());
-  ARROW_ASSIGN_OR_RAISE(auto source_batch, source_table->CombineChunksToBatch());
   table::Metadata metadata = snap->metadata();
   bool schema_changed = false;
-  ARROW_ASSIGN_OR_RAISE(auto plan, MakePlan(*snap, *source_batch->schema(), options, &metadata, &schema_changed));
-  auto source_rows = RecordBatchWithSchema(source_batch, plan.source_joined);
+  ARROW_ASSIGN_OR_RAISE(auto plan, MakePlan(*snap, *source->schema(), options, &metadata, &schema_changed));
 
   bool table_dv = HasWriterFeature(snap->protocol(), "deletionVectors");
   bool use_dv = options.use_deletion_vectors.value_or(snap->Property("delta.enableDeletionVectors") == "true");
@@ -638,45 +696,105 @@ Result<MergeResult> MergeInto(std::shared_ptr<storage::ObjectStore> store,
   }
   ARROW_ASSIGN_OR_RAISE(auto checks, internal::CollectChecks(*plan.table_schema, metadata.configuration));
   internal::ChangeData cdf(*snap);
-
   MergeResult result;
-  result.num_source_rows = source_batch->num_rows();
 
-  // Build side: the source keys.
-  arrow::ArrayVector source_keys;
-  for (size_t k = 0; k < plan.keys.size(); ++k) {
-    ARROW_ASSIGN_OR_RAISE(auto arr, expr::Evaluate(plan.keys[k].source, source_rows));
-    if (!arr->type()->Equals(*plan.key_types[k])) {
-      auto casted = arrow::compute::Cast(*arr, plan.key_types[k]);
-      if (!casted.ok()) {
-        return Error(ErrorCode::kSchemaMismatch, "MERGE: the source side of '", plan.keys[k].text, "' has type ",
-                     arr->type()->ToString(), ", which does not compare with the target's ",
-                     plan.key_types[k]->ToString());
+  // The source's join keys, cast to the target keys' types.
+  auto keys_of = [&](const std::shared_ptr<arrow::RecordBatch>& rows) -> Result<arrow::ArrayVector> {
+    arrow::ArrayVector out;
+    for (size_t k = 0; k < plan.keys.size(); ++k) {
+      ARROW_ASSIGN_OR_RAISE(auto arr, expr::Evaluate(plan.keys[k].source, rows));
+      if (!arr->type()->Equals(*plan.key_types[k])) {
+        auto casted = arrow::compute::Cast(*arr, plan.key_types[k]);
+        if (!casted.ok()) {
+          return Error(ErrorCode::kSchemaMismatch, "MERGE: the source side of '", plan.keys[k].text, "' has type ",
+                       arr->type()->ToString(), ", which does not compare with the target's ",
+                       plan.key_types[k]->ToString());
+        }
+        arr = *casted;
       }
-      arr = *casted;
+      out.push_back(arr);
     }
-    source_keys.push_back(arr);
-  }
-  int64_t ns = source_batch->num_rows();
-  std::optional<JoinTable> join;
-  if (!plan.keys.empty()) {
-    ARROW_ASSIGN_OR_RAISE(auto enc, EncodeKeys(source_keys, ns, plan.fixed_keys));
-    join.emplace(std::move(enc));
-  }
-  // Ranges of plain-column keys: target files outside them cannot match.
+    return out;
+  };
+
+  // Read the source. While it fits under the broadcast limit it stays in memory (one pass, a
+  // broadcast hash join); past it, rows are spilled to `partitions` files by key hash and the
+  // join runs once per partition (target files are then read once per pass and rewritten at
+  // the end), so memory holds one partition of the source at a time.
+  const int parts = plan.keys.empty() ? 1 : std::max(2, options.join_partitions);
   std::vector<KeyRange> ranges;
-  for (size_t k = 0; k < plan.keys.size(); ++k) {
-    if (!plan.keys[k].target_column || ns == 0) continue;
-    ARROW_ASSIGN_OR_RAISE(auto mm, arrow::compute::MinMax(source_keys[k]));
-    const auto& st = static_cast<const arrow::StructScalar&>(*mm.scalar());
-    ranges.push_back({*plan.keys[k].target_column, st.value[0], st.value[1]});
+  for (const auto& k : plan.keys) {
+    if (k.target_column) ranges.push_back({*k.target_column, nullptr, nullptr});
   }
+  auto widen_ranges = [&](const arrow::ArrayVector& keys) -> Status {
+    size_t r = 0;
+    for (size_t k = 0; k < plan.keys.size(); ++k) {
+      if (!plan.keys[k].target_column) continue;
+      auto& range = ranges[r++];
+      ARROW_ASSIGN_OR_RAISE(auto mm, arrow::compute::MinMax(keys[k]));
+      const auto& st = static_cast<const arrow::StructScalar&>(*mm.scalar());
+      if (!st.value[0]->is_valid) continue;
+      if (!range.min) {
+        range.min = st.value[0];
+        range.max = st.value[1];
+        continue;
+      }
+      ARROW_ASSIGN_OR_RAISE(bool lower, ScalarLess(st.value[0], range.min));
+      if (lower) range.min = st.value[0];
+      ARROW_ASSIGN_OR_RAISE(bool higher, ScalarLess(range.max, st.value[1]));
+      if (higher) range.max = st.value[1];
+    }
+    return Status::OK();
+  };
+  auto partition_of = [&](const EncodedKeys& enc, size_t row) {
+    return enc.valid[row] ? static_cast<int>((enc.hashes[row] >> 40) % static_cast<uint64_t>(parts)) : 0;
+  };
+  std::vector<std::shared_ptr<arrow::RecordBatch>> in_memory;
+  int64_t in_memory_bytes = 0;
+  std::optional<SpillFiles> spill;
+  auto spill_batch = [&](const std::shared_ptr<arrow::RecordBatch>& raw) -> Status {
+    auto rows = RecordBatchWithSchema(raw, plan.source_joined);
+    ARROW_ASSIGN_OR_RAISE(auto keys, keys_of(rows));
+    ARROW_ASSIGN_OR_RAISE(auto enc, EncodeKeys(keys, rows->num_rows(), plan.fixed_keys));
+    std::vector<std::vector<int64_t>> by_part(static_cast<size_t>(parts));
+    for (int64_t i = 0; i < rows->num_rows(); ++i) by_part[partition_of(enc, i)].push_back(i);
+    for (int p = 0; p < parts; ++p) {
+      if (by_part[p].empty()) continue;
+      ARROW_ASSIGN_OR_RAISE(auto sub, TakeRows(raw, by_part[p]));
+      ARROW_RETURN_NOT_OK(spill->Write(p, sub));
+    }
+    return Status::OK();
+  };
+  while (true) {
+    std::shared_ptr<arrow::RecordBatch> b;
+    ARROW_RETURN_NOT_OK(source->ReadNext(&b));
+    if (!b) break;
+    if (b->num_rows() == 0) continue;
+    result.num_source_rows += b->num_rows();
+    ARROW_ASSIGN_OR_RAISE(auto keys, keys_of(RecordBatchWithSchema(b, plan.source_joined)));
+    ARROW_RETURN_NOT_OK(widen_ranges(keys));
+    if (spill) {
+      ARROW_RETURN_NOT_OK(spill_batch(b));
+      continue;
+    }
+    in_memory_bytes += arrow::util::TotalBufferSize(*b);
+    in_memory.push_back(b);
+    if (!plan.keys.empty() && in_memory_bytes > options.broadcast_limit_bytes) {
+      ARROW_ASSIGN_OR_RAISE(auto files, SpillFiles::Open(source->schema(), parts));
+      spill.emplace(std::move(files));
+      for (const auto& m : in_memory) ARROW_RETURN_NOT_OK(spill_batch(m));
+      in_memory.clear();
+    }
+  }
+  const int passes = spill ? parts : 1;
+  result.join = spill ? "partitioned" : "broadcast";
+  const int64_t total_source = result.num_source_rows;
   auto target_only = expr::AndOf(plan.target_only);
   bool prune = plan.by_source.empty();
 
   auto file_may_match = [&](const AddFile& f) -> Result<bool> {
     if (!prune) return true;
-    if (ns == 0) return false;
+    if (total_source == 0) return false;
     if (target_only && !table::FileMayMatch(target_only, f, *snap)) return false;
     if (ranges.empty()) return true;
     table::AddFileStats stats(f, *snap);
@@ -707,8 +825,7 @@ Result<MergeResult> MergeInto(std::shared_ptr<storage::ObjectStore> store,
   commit.operation = "MERGE";
   commit.read_scope = table::Commit::ReadScope::kAll;
   int64_t now = table::NowMs();
-  std::vector<uint8_t> source_matched(static_cast<size_t>(ns), 0);
-  std::vector<std::shared_ptr<arrow::RecordBatch>> dv_rewrites;  // updated rows of DV files
+  std::vector<uint8_t> source_matched;
 
   auto write_now = [&](std::vector<std::shared_ptr<arrow::RecordBatch>> batches) -> Status {
     std::vector<std::shared_ptr<arrow::RecordBatch>> conformed;
@@ -727,39 +844,148 @@ Result<MergeResult> MergeInto(std::shared_ptr<storage::ObjectStore> store,
     return Status::OK();
   };
 
-  for (const auto& f : snap->files()) {
-    ARROW_ASSIGN_OR_RAISE(bool may, file_may_match(f));
-    if (!may) {
-      ++result.files_skipped;
-      continue;
-    }
+  // A file's live rows with their row indices (logical, in the merged schema).
+  auto read_target = [&](const AddFile& f, std::shared_ptr<arrow::Int64Array>* row_index)
+      -> Result<std::shared_ptr<arrow::RecordBatch>> {
     exec::ScanOptions so;
     so.with_row_ids = true;
     ARROW_ASSIGN_OR_RAISE(auto batches, exec::ReadFile(*snap, f, so));
-    commit.read_files.insert(table::FileKey(f.path, f.deletion_vector));
-    if (batches.empty()) continue;
+    if (batches.empty()) return nullptr;
     ARROW_ASSIGN_OR_RAISE(auto whole, arrow::Table::FromRecordBatches(batches));
     ARROW_ASSIGN_OR_RAISE(auto file_batch, whole->CombineChunksToBatch());
-    auto row_index = std::static_pointer_cast<arrow::Int64Array>(file_batch->GetColumnByName(exec::kRowIndexColumn));
+    *row_index = std::static_pointer_cast<arrow::Int64Array>(file_batch->GetColumnByName(exec::kRowIndexColumn));
     for (const char* c : {exec::kRowIndexColumn, exec::kFilePathColumn}) {
       ARROW_ASSIGN_OR_RAISE(file_batch, file_batch->RemoveColumn(file_batch->schema()->GetFieldIndex(c)));
     }
     if (schema_changed) {
       ARROW_ASSIGN_OR_RAISE(file_batch, internal::ConformBatch(*file_batch, plan.table_schema));
     }
-    auto target_rows = RecordBatchWithSchema(file_batch, plan.target_joined);
-    int64_t nt = target_rows->num_rows();
+    return file_batch;
+  };
+  // Replaces a changed file: a deletion vector marking its changed rows, or (copy-on-write) a
+  // rewrite of its unchanged rows (`kept`, or re-read when `reread`) written with `more`.
+  auto finalize = [&](const AddFile& f, const roaring::Roaring64Map& changed, int64_t live,
+                      std::shared_ptr<arrow::RecordBatch> kept, bool reread,
+                      std::vector<std::shared_ptr<arrow::RecordBatch>> more) -> Status {
+    commit.actions.push_back(table::RemoveFor(f, now));
+    if (use_dv) {
+      ARROW_RETURN_NOT_OK(write_now(std::move(more)));
+      if (static_cast<int64_t>(changed.cardinality()) >= live) {
+        ++result.files_removed;
+        return Status::OK();
+      }
+      roaring::Roaring64Map dv = changed;
+      if (f.deletion_vector) {
+        ARROW_ASSIGN_OR_RAISE(auto old, table::LoadDeletionVector(*f.deletion_vector, *store));
+        dv |= *old;
+      }
+      ARROW_ASSIGN_OR_RAISE(auto desc, table::WriteDeletionVector(dv, *store));
+      AddFile a = f;
+      a.deletion_vector = desc;
+      a.data_change = true;
+      a.modification_time = now;
+      a.stats = WidenStats(f.stats);
+      commit.actions.push_back(std::move(a));
+      ++result.deletion_vectors_added;
+      return Status::OK();
+    }
+    ++result.files_removed;
+    if (reread) {
+      std::shared_ptr<arrow::Int64Array> idx;
+      ARROW_ASSIGN_OR_RAISE(auto rows, read_target(f, &idx));
+      std::vector<int64_t> keep;
+      for (int64_t t = 0; rows && t < rows->num_rows(); ++t) {
+        if (!changed.contains(static_cast<uint64_t>(idx->Value(t)))) keep.push_back(t);
+      }
+      if (!keep.empty()) {
+        ARROW_ASSIGN_OR_RAISE(kept, TakeRows(rows, keep));
+      }
+    }
+    if (kept) {
+      result.rows_copied += kept->num_rows();
+      more.insert(more.begin(), kept);
+    }
+    return write_now(std::move(more));
+  };
+  struct Touched {
+    roaring::Roaring64Map changed;
+    int64_t live = 0;
+  };
+  std::map<size_t, Touched> touched;  // partitioned join: files to finalize after every pass
+  std::vector<const AddFile*> candidates;
+  for (const auto& f : snap->files()) {
+    ARROW_ASSIGN_OR_RAISE(bool may, file_may_match(f));
+    if (may) {
+      candidates.push_back(&f);
+      commit.read_files.insert(table::FileKey(f.path, f.deletion_vector));
+    } else {
+      ++result.files_skipped;
+    }
+  }
 
-    // Probe.
-    std::vector<int64_t> pt, ps;
+  for (int pass = 0; pass < passes; ++pass) {
+  // The build side of this pass: all of the source, or one spilled partition.
+  std::shared_ptr<arrow::RecordBatch> source_batch;
+  if (spill) {
+    ARROW_ASSIGN_OR_RAISE(source_batch, spill->Read(pass));
+  } else {
+    ARROW_ASSIGN_OR_RAISE(auto t, arrow::Table::FromRecordBatches(source->schema(), in_memory));
+    ARROW_ASSIGN_OR_RAISE(source_batch, t->CombineChunksToBatch());
+    in_memory.clear();
+  }
+  auto source_rows = RecordBatchWithSchema(source_batch, plan.source_joined);
+  const int64_t ns = source_rows->num_rows();
+  source_matched.assign(static_cast<size_t>(ns), 0);
+  std::optional<JoinTable> join;
+  if (!plan.keys.empty()) {
+    ARROW_ASSIGN_OR_RAISE(auto skeys, keys_of(source_rows));
+    ARROW_ASSIGN_OR_RAISE(auto enc, EncodeKeys(skeys, ns, plan.fixed_keys));
+    join.emplace(std::move(enc));
+  }
+
+  for (size_t fi = 0; fi < candidates.size(); ++fi) {
+    const AddFile& f = *candidates[fi];
+    std::shared_ptr<arrow::Int64Array> row_index;
+    ARROW_ASSIGN_OR_RAISE(auto file_batch, read_target(f, &row_index));
+    if (!file_batch) continue;
+    const int64_t file_live = file_batch->num_rows();
+    auto target_rows = RecordBatchWithSchema(file_batch, plan.target_joined);
+    std::optional<EncodedKeys> tenc;
     if (join) {
       arrow::ArrayVector tkeys;
       for (const auto& k : plan.keys) {
         ARROW_ASSIGN_OR_RAISE(auto arr, expr::Evaluate(k.target, target_rows));
         tkeys.push_back(arr);
       }
-      ARROW_ASSIGN_OR_RAISE(auto enc, EncodeKeys(tkeys, nt, plan.fixed_keys));
-      join->Probe(enc, &pt, &ps);
+      ARROW_ASSIGN_OR_RAISE(tenc, EncodeKeys(tkeys, file_live, plan.fixed_keys));
+    }
+    if (passes > 1) {  // this pass sees the target rows of its partition only
+      std::vector<int64_t> mine;
+      for (int64_t t = 0; t < file_live; ++t) {
+        if (partition_of(*tenc, static_cast<size_t>(t)) == pass) mine.push_back(t);
+      }
+      if (mine.empty()) continue;
+      ARROW_ASSIGN_OR_RAISE(file_batch, TakeRows(file_batch, mine));
+      ARROW_ASSIGN_OR_RAISE(auto idx, Indices(mine));
+      ARROW_ASSIGN_OR_RAISE(auto taken, arrow::compute::Take(row_index, idx));
+      row_index = std::static_pointer_cast<arrow::Int64Array>(taken.make_array());
+      target_rows = RecordBatchWithSchema(file_batch, plan.target_joined);
+      EncodedKeys sub;
+      sub.fixed = tenc->fixed;
+      for (int64_t t : mine) {
+        auto u = static_cast<size_t>(t);
+        sub.valid.push_back(tenc->valid[u]);
+        sub.hashes.push_back(tenc->hashes[u]);
+        if (sub.fixed) sub.ints.push_back(tenc->ints[u]); else sub.bytes.push_back(tenc->bytes[u]);
+      }
+      tenc = std::move(sub);
+    }
+    int64_t nt = target_rows->num_rows();
+
+    // Probe.
+    std::vector<int64_t> pt, ps;
+    if (join) {
+      join->Probe(*tenc, &pt, &ps);
     } else {  // no equality in ON: every pair is a candidate
       for (int64_t t = 0; t < nt; ++t) {
         for (int64_t s = 0; s < ns; ++s) {
@@ -885,45 +1111,27 @@ Result<MergeResult> MergeInto(std::shared_ptr<storage::ObjectStore> store,
     if (file_updates == 0 && file_deletes == 0) continue;  // the file is untouched
     result.rows_updated += file_updates;
     result.rows_deleted += file_deletes;
-
-    if (use_dv) {
-      roaring::Roaring64Map dv;
-      if (f.deletion_vector) {
-        ARROW_ASSIGN_OR_RAISE(auto old, table::LoadDeletionVector(*f.deletion_vector, *store));
-        dv = *old;
-      }
-      for (int64_t t = 0; t < nt; ++t) {
-        if (changed[static_cast<size_t>(t)]) dv.add(static_cast<uint64_t>(row_index->Value(t)));
-      }
-      commit.actions.push_back(table::RemoveFor(f, now));
-      if (file_updates + file_deletes < nt) {  // rows survive: keep the file, marked
-        ARROW_ASSIGN_OR_RAISE(auto desc, table::WriteDeletionVector(dv, *store));
-        AddFile a = f;
-        a.deletion_vector = desc;
-        a.data_change = true;
-        a.modification_time = now;
-        a.stats = WidenStats(f.stats);
-        commit.actions.push_back(std::move(a));
-        ++result.deletion_vectors_added;
-      } else {
-        ++result.files_removed;
-      }
-      ARROW_RETURN_NOT_OK(write_now(std::move(updated)));
-      continue;
-    }
-    // Copy-on-write: unchanged rows plus updated rows replace the file.
+    roaring::Roaring64Map changed_rows;
     std::vector<int64_t> keep;
     for (int64_t t = 0; t < nt; ++t) {
-      if (!changed[static_cast<size_t>(t)]) keep.push_back(t);
+      if (changed[static_cast<size_t>(t)]) {
+        changed_rows.add(static_cast<uint64_t>(row_index->Value(t)));
+      } else {
+        keep.push_back(t);
+      }
     }
-    result.rows_copied += static_cast<int64_t>(keep.size());
-    if (!keep.empty()) {
-      ARROW_ASSIGN_OR_RAISE(auto kept, TakeRows(file_batch, keep));
-      updated.insert(updated.begin(), kept);
+    if (passes > 1) {  // updated rows are new rows; the file itself is replaced after every pass
+      ARROW_RETURN_NOT_OK(write_now(std::move(updated)));
+      auto& tf = touched[fi];
+      tf.changed |= changed_rows;
+      tf.live = file_live;
+      continue;
     }
-    commit.actions.push_back(table::RemoveFor(f, now));
-    ++result.files_removed;
-    ARROW_RETURN_NOT_OK(write_now(std::move(updated)));
+    std::shared_ptr<arrow::RecordBatch> kept;
+    if (!use_dv && !keep.empty()) {
+      ARROW_ASSIGN_OR_RAISE(kept, TakeRows(file_batch, keep));
+    }
+    ARROW_RETURN_NOT_OK(finalize(f, changed_rows, file_live, kept, false, std::move(updated)));
   }
 
   // Source rows that matched nothing: WHEN NOT MATCHED clauses.
@@ -947,6 +1155,10 @@ Result<MergeResult> MergeInto(std::shared_ptr<storage::ObjectStore> store,
       }
       ARROW_RETURN_NOT_OK(write_now(std::move(inserts)));
     }
+  }
+  }  // passes
+  for (const auto& [fi, tf] : touched) {
+    ARROW_RETURN_NOT_OK(finalize(*candidates[fi], tf.changed, tf.live, nullptr, !use_dv, {}));
   }
 
   if (commit.actions.empty()) {

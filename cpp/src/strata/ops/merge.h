@@ -56,6 +56,10 @@ struct MergeOptions {
   table::SchemaMode schema_mode = table::SchemaMode::kStrict;
   /// Overrides the table property delta.enableDeletionVectors when set.
   std::optional<bool> use_deletion_vectors;
+  /// A source up to this size (Arrow buffers) is joined in memory (broadcast hash join); a larger
+  /// one is spilled to `join_partitions` files by key hash and joined one partition at a time.
+  int64_t broadcast_limit_bytes = 1LL << 30;
+  int join_partitions = 8;
   table::CommitOptions commit;
 };
 
@@ -71,7 +75,7 @@ struct MergeResult {
   int64_t files_skipped = 0;  ///< target files pruned without being read
   int64_t deletion_vectors_added = 0;
   int64_t execution_time_ms = 0;
-  std::string join = "broadcast";
+  std::string join = "broadcast";  ///< or "partitioned"
 };
 
 /// Merges `source` into the table at `store`. A target row matched by more than one source row
