@@ -1,5 +1,7 @@
 #include "strata/storage/s3_store.h"
 
+#include <cerrno>
+
 #include <curl/curl.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -245,7 +247,13 @@ Result<ListPage> ParseListObjectsV2(std::string_view xml) {
           e.key = Text(c);
           has_key = true;
         } else if (Is(c, "Size")) {
-          e.size = std::strtoll(Text(c).c_str(), nullptr, 10);
+          std::string text = Text(c);
+          char* end = nullptr;
+          errno = 0;
+          e.size = std::strtoll(text.c_str(), &end, 10);
+          if (text.empty() || *end != '\0' || errno != 0 || e.size < 0) {
+            return Status::IOError("S3 list response has a malformed <Size> '", text.substr(0, 40), "'");
+          }
         } else if (Is(c, "LastModified")) {
           e.mtime_ms = ParseIso8601Ms(Text(c));
         }
