@@ -30,6 +30,10 @@ bool HasWriterFeature(const table::Protocol& p, const std::string& f) {
   return std::find(fs.begin(), fs.end(), f) != fs.end();
 }
 
+namespace {
+
+/// Bounds stay valid for the remaining rows but are no longer tight (PROTOCOL.md "Per-file
+/// Statistics": tightBounds).
 std::optional<std::string> WidenStats(const std::optional<std::string>& stats) {
   if (!stats || stats->size() < 2 || (*stats)[0] != '{') return stats;
   std::string s = *stats;
@@ -42,12 +46,28 @@ std::optional<std::string> WidenStats(const std::optional<std::string>& stats) {
   return "{\"tightBounds\":false," + s.substr(1);
 }
 
+}  // namespace
+
+Result<table::AddFile> MarkRowsDeleted(const table::AddFile& file, const roaring::Roaring64Map& rows, storage::ObjectStore& store,
+                                int64_t now_ms) {
+  roaring::Roaring64Map dv = rows;
+  if (file.deletion_vector) {
+    ARROW_ASSIGN_OR_RAISE(auto old, table::LoadDeletionVector(*file.deletion_vector, store));
+    dv |= *old;
+  }
+  table::AddFile a = file;
+  ARROW_ASSIGN_OR_RAISE(a.deletion_vector, table::WriteDeletionVector(dv, store));
+  a.data_change = true;
+  a.modification_time = now_ms;
+  a.stats = WidenStats(file.stats);
+  return a;
+}
+
 }  // namespace internal
 
 namespace {
 
 using internal::HasWriterFeature;
-using internal::WidenStats;
 
 using table::AddFile;
 
@@ -223,10 +243,6 @@ Result<DmlResult> Run(std::shared_ptr<storage::ObjectStore> store, const std::st
     if (use_dv) {
       // Mark the matched rows deleted; updated rows are written again as new rows.
       roaring::Roaring64Map rows;
-      if (f.deletion_vector) {
-        ARROW_ASSIGN_OR_RAISE(auto old, table::LoadDeletionVector(*f.deletion_vector, *store));
-        rows = *old;
-      }
       for (size_t i = 0; i < batches.size(); ++i) {
         auto idx = std::static_pointer_cast<arrow::Int64Array>(batches[i]->GetColumnByName(exec::kRowIndexColumn));
         for (int64_t r = 0; r < masks[i]->length(); ++r) {
@@ -239,14 +255,9 @@ Result<DmlResult> Run(std::shared_ptr<storage::ObjectStore> store, const std::st
           to_write.push_back(updated);
         }
       }
-      ARROW_ASSIGN_OR_RAISE(auto dv, table::WriteDeletionVector(rows, *store));
       commit.actions.push_back(table::RemoveFor(f, now));
-      AddFile a = f;
-      a.deletion_vector = dv;
-      a.data_change = true;
-      a.modification_time = now;
-      a.stats = WidenStats(f.stats);
-      commit.actions.push_back(std::move(a));
+      ARROW_ASSIGN_OR_RAISE(auto kept, internal::MarkRowsDeleted(f, rows, *store, now));
+      commit.actions.push_back(std::move(kept));
       ++result.deletion_vectors_added;
       continue;
     }

@@ -36,28 +36,15 @@ namespace {
 
 using table::AddFile;
 using Kind = MergeClause::Kind;
+using internal::FindColumn;
 using internal::HasWriterFeature;
-using internal::WidenStats;
+using internal::Lower;
 
 // Field-name prefixes of the joined rows the clause expressions are evaluated on.
 constexpr const char* kTargetPrefix = "__t.";
 constexpr const char* kSourcePrefix = "__s.";
 constexpr int kTargetSide = 1;
 constexpr int kSourceSide = 2;
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
-
-int FindField(const arrow::Schema& schema, const std::string& name) {
-  int exact = schema.GetFieldIndex(name);
-  if (exact >= 0) return exact;
-  for (int i = 0; i < schema.num_fields(); ++i) {
-    if (Lower(schema.field(i)->name()) == Lower(name)) return i;
-  }
-  return -1;
-}
 
 std::string Dotted(const std::vector<std::string>& path) {
   std::string out;
@@ -98,7 +85,7 @@ class Binder {
         first = 1;
       }
       const std::string& name = path[first];
-      int ti = FindField(target_, name), si = FindField(source_, name);
+      int ti = FindColumn(target_, name), si = FindColumn(source_, name);
       if (side == 0) {
         if (ti >= 0 && si >= 0) {
           return Error(ErrorCode::kInvalidArgument, "MERGE: column '", Dotted(path), "' in ", where,
@@ -461,7 +448,7 @@ Result<Plan> MakePlan(const table::Snapshot& snap, const arrow::Schema& source_s
     // Source columns the target lacks are added (PROTOCOL-level: a metaData action).
     arrow::FieldVector extra;
     for (const auto& f : source_schema.fields()) {
-      if (FindField(*snap.schema(), f->name()) < 0) extra.push_back(f->WithNullable(true));
+      if (FindColumn(*snap.schema(), f->name()) < 0) extra.push_back(f->WithNullable(true));
     }
     if (!extra.empty()) {
       ARROW_ASSIGN_OR_RAISE(auto merged,
@@ -554,7 +541,7 @@ Result<Plan> MakePlan(const table::Snapshot& snap, const arrow::Schema& source_s
         if (by_source) return Error(ErrorCode::kInvalidArgument, "MERGE: ", where, " cannot take every source column");
         assignments.clear();
         for (const auto& f : ts.fields()) {
-          int si = FindField(source_schema, f->name());
+          int si = FindColumn(source_schema, f->name());
           if (si >= 0) {
             assignments[f->name()] = "`" + o.source_alias + "`.`" + source_schema.field(si)->name() + "`";
           } else if (o.schema_mode != table::SchemaMode::kMerge) {
@@ -572,7 +559,7 @@ Result<Plan> MakePlan(const table::Snapshot& snap, const arrow::Schema& source_s
         // A target column may be written qualified (t.v) or not (v).
         auto dot = col.find('.');
         if (dot != std::string::npos && Lower(col.substr(0, dot)) == Lower(o.target_alias)) name = col.substr(dot + 1);
-        int ti = FindField(ts, name);
+        int ti = FindColumn(ts, name);
         if (ti < 0) {
           return Error(ErrorCode::kInvalidArgument, "MERGE: ", where, " sets unknown target column '", col, "'");
         }
@@ -874,18 +861,8 @@ Result<MergeResult> MergeInto(std::shared_ptr<storage::ObjectStore> store,
         ++result.files_removed;
         return Status::OK();
       }
-      roaring::Roaring64Map dv = changed;
-      if (f.deletion_vector) {
-        ARROW_ASSIGN_OR_RAISE(auto old, table::LoadDeletionVector(*f.deletion_vector, *store));
-        dv |= *old;
-      }
-      ARROW_ASSIGN_OR_RAISE(auto desc, table::WriteDeletionVector(dv, *store));
-      AddFile a = f;
-      a.deletion_vector = desc;
-      a.data_change = true;
-      a.modification_time = now;
-      a.stats = WidenStats(f.stats);
-      commit.actions.push_back(std::move(a));
+      ARROW_ASSIGN_OR_RAISE(auto kept_file, internal::MarkRowsDeleted(f, changed, *store, now));
+      commit.actions.push_back(std::move(kept_file));
       ++result.deletion_vectors_added;
       return Status::OK();
     }

@@ -39,14 +39,14 @@ using table::Metadata;
 using table::Protocol;
 using table::RemoveFile;
 
-namespace {
+namespace internal {
 
 std::string Lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
   return s;
 }
 
-int FindCaseInsensitive(const arrow::Schema& s, const std::string& name) {
+int FindColumn(const arrow::Schema& s, const std::string& name) {
   int exact = s.GetFieldIndex(name);
   if (exact >= 0) return exact;
   for (int i = 0; i < s.num_fields(); ++i) {
@@ -54,6 +54,13 @@ int FindCaseInsensitive(const arrow::Schema& s, const std::string& name) {
   }
   return -1;
 }
+
+}  // namespace internal
+
+using internal::FindColumn;
+using internal::Lower;
+
+namespace {
 
 // ---- conforming data to the table schema ---------------------------------------------------
 
@@ -66,7 +73,7 @@ Result<std::shared_ptr<arrow::Array>> ConformStruct(const std::shared_ptr<arrow:
   arrow::FieldVector fields;
   arrow::Schema src(st->struct_type()->fields());
   for (const auto& tf : target.fields()) {
-    int idx = FindCaseInsensitive(src, tf->name());
+    int idx = FindColumn(src, tf->name());
     std::shared_ptr<arrow::Array> child;
     if (idx < 0) {
       ARROW_ASSIGN_OR_RAISE(child, arrow::MakeArrayOfNull(tf->type(), st->length()));
@@ -109,7 +116,7 @@ Result<std::shared_ptr<arrow::RecordBatch>> ConformBatch(const arrow::RecordBatc
   arrow::ArrayVector cols;
   arrow::FieldVector fields;
   for (const auto& tf : table_schema->fields()) {
-    int idx = FindCaseInsensitive(*batch.schema(), tf->name());
+    int idx = FindColumn(*batch.schema(), tf->name());
     std::shared_ptr<arrow::Array> col;
     if (idx < 0) {
       ARROW_ASSIGN_OR_RAISE(col, arrow::MakeArrayOfNull(tf->type(), batch.num_rows()));
@@ -382,7 +389,7 @@ std::shared_ptr<arrow::Schema> KeepFieldMetadata(const arrow::Schema& old_schema
       arrow::FieldVector children;
       arrow::Schema old_children(old->type()->fields());
       for (const auto& c : type->fields()) {
-        int idx = FindCaseInsensitive(old_children, c->name());
+        int idx = FindColumn(old_children, c->name());
         children.push_back(keep(c, idx >= 0 ? old_children.field(idx).get() : nullptr));
       }
       type = arrow::struct_(children);
@@ -410,7 +417,7 @@ std::shared_ptr<arrow::Schema> KeepFieldMetadata(const arrow::Schema& old_schema
   };
   arrow::FieldVector fields;
   for (const auto& f : merged.fields()) {
-    int idx = FindCaseInsensitive(old_schema, f->name());
+    int idx = FindColumn(old_schema, f->name());
     fields.push_back(keep(f, idx >= 0 ? old_schema.field(idx).get() : nullptr));
   }
   return arrow::schema(fields);
@@ -702,7 +709,7 @@ Result<WriteResult> WriteTable(std::shared_ptr<storage::ObjectStore> store,
     ARROW_ASSIGN_OR_RAISE(table_schema, table::ReconcileSchema(arrow::Schema({}), *data_schema,
                                                                table::SchemaMode::kOverwrite));
     for (const auto& pc : options.partition_by) {
-      int idx = FindCaseInsensitive(*table_schema, pc);
+      int idx = FindColumn(*table_schema, pc);
       if (idx < 0) return Error(ErrorCode::kSchemaMismatch, "partition column '", pc, "' is not in the data");
       partition_columns.push_back(table_schema->field(idx)->name());
       auto t = table_schema->field(idx)->type()->id();

@@ -11,7 +11,9 @@
 
 #include "strata/common/status.h"
 #include "strata/expr/expr.h"
+#include "strata/storage/object_store.h"
 #include "strata/table/actions.h"
+#include "strata/table/deletion_vector.h"
 
 namespace strata::ops::internal {
 
@@ -49,9 +51,15 @@ std::shared_ptr<arrow::Schema> KeepFieldMetadata(const arrow::Schema& old_schema
 /// True when the protocol lists writer feature `feature`.
 bool HasWriterFeature(const table::Protocol& protocol, const std::string& feature);
 
-/// A file's statistics after some of its rows were marked deleted: the bounds stay valid for
-/// the remaining rows but are no longer tight (PROTOCOL.md "Per-file Statistics": tightBounds).
-std::optional<std::string> WidenStats(const std::optional<std::string>& stats);
+/// The add action that keeps `file` with `rows` (row indices) also marked deleted: its old
+/// deletion vector united with `rows`, written as a new one; statistics marked not tight.
+Result<table::AddFile> MarkRowsDeleted(const table::AddFile& file, const roaring::Roaring64Map& rows,
+                                       storage::ObjectStore& store, int64_t now_ms);
+
+/// ASCII lower case.
+std::string Lower(std::string s);
+/// Index of the field named `name` (exact match first, then case-insensitively), or -1.
+int FindColumn(const arrow::Schema& schema, const std::string& name);
 
 /// Evaluates a predicate over a batch: true where it is TRUE (NULL counts as false).
 Result<std::shared_ptr<arrow::BooleanArray>> EvaluatePredicate(const expr::NodePtr& predicate,
