@@ -189,6 +189,23 @@ Result<DmlResult> Run(std::shared_ptr<storage::ObjectStore> store, const std::st
     const auto& pc = snap->partition_columns();
     partition_only &= std::find(pc.begin(), pc.end(), c) != pc.end();
   }
+  // A DELETE that marks rows in deletion vectors (and records no change data) needs only the
+  // predicate's columns, not the rows themselves.
+  std::vector<std::string> narrow_columns;
+  if (pred && use_dv && !is_update && !cdf.enabled()) {
+    for (const auto& path : expr::ReferencedColumns(pred)) {
+      std::string top = path.substr(0, path.find('.'));
+      int idx = internal::FindColumn(*snap->schema(), top);
+      if (idx < 0) {
+        narrow_columns.clear();
+        break;
+      }
+      const auto& name = snap->schema()->field(idx)->name();
+      if (std::find(narrow_columns.begin(), narrow_columns.end(), name) == narrow_columns.end()) {
+        narrow_columns.push_back(name);
+      }
+    }
+  }
   for (const auto& f : snap->files()) {
     if (pred && !table::FileMayMatch(pred, f, *snap)) {
       ++result.files_skipped;
@@ -208,6 +225,7 @@ Result<DmlResult> Run(std::shared_ptr<storage::ObjectStore> store, const std::st
     }
     exec::ScanOptions so;
     so.with_row_ids = true;
+    so.columns = narrow_columns;
     ARROW_ASSIGN_OR_RAISE(auto batches, exec::ReadFile(*snap, f, so));
     int64_t live = 0, matched = 0;
     std::vector<std::shared_ptr<arrow::BooleanArray>> masks;

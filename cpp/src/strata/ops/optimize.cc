@@ -174,13 +174,32 @@ Result<OptimizeResult> OptimizeTable(std::shared_ptr<storage::ObjectStore> store
 
   // Compacts one bin: its rows (deletion vectors applied), in Z-order when asked, as new files.
   auto compact = [&](const Bin& bin) -> Result<std::vector<AddFile>> {
+    // Small files cost more to open than to read: several are read at once.
+    constexpr size_t kReadsInFlight = 8;
     std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
-    for (const auto* f : bin.files) {
-      ARROW_ASSIGN_OR_RAISE(auto rows, exec::ReadFile(*snap, *f, {}));
-      for (auto& b : rows) {
-        ARROW_ASSIGN_OR_RAISE(auto c, internal::ConformBatch(*b, snap->schema()));
-        batches.push_back(std::move(c));
+    for (size_t start = 0; start < bin.files.size(); start += kReadsInFlight) {
+      std::vector<std::future<Result<std::vector<std::shared_ptr<arrow::RecordBatch>>>>> reads;
+      for (size_t i = start; i < std::min(bin.files.size(), start + kReadsInFlight); ++i) {
+        reads.push_back(std::async(std::launch::async, [&, i]() -> Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> {
+          ARROW_ASSIGN_OR_RAISE(auto rows, exec::ReadFile(*snap, *bin.files[i], {}));
+          std::vector<std::shared_ptr<arrow::RecordBatch>> out;
+          for (auto& b : rows) {
+            ARROW_ASSIGN_OR_RAISE(auto c, internal::ConformBatch(*b, snap->schema()));
+            out.push_back(std::move(c));
+          }
+          return out;
+        }));
       }
+      Status first;
+      for (auto& r : reads) {  // every future is waited for, even after an error
+        auto got = r.get();
+        if (!got.ok()) {
+          if (first.ok()) first = got.status();
+          continue;
+        }
+        for (auto& b : *got) batches.push_back(std::move(b));
+      }
+      ARROW_RETURN_NOT_OK(first);
     }
     if (zorder && !batches.empty()) {
       ARROW_ASSIGN_OR_RAISE(auto table, arrow::Table::FromRecordBatches(batches));
