@@ -46,6 +46,7 @@ fuzz: setup
 
 bench: build
 	@.venv/bin/python bench/table/bench_table.py
+	@.venv/bin/python bench/merge/bench_merge.py
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz

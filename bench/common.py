@@ -34,10 +34,13 @@ def bench(
     repeat: int = 3,
     warmup: int = 1,
     setup: Optional[Callable[[], Any]] = None,
+    after: Optional[Callable[[Any], Any]] = None,
 ) -> dict[str, Any]:
     """Runs `fn` warmup + repeat times (setup() before each run, untimed). Returns best, median,
-    all times (seconds) and the last return value."""
+    all times (seconds) and the last return value. after(value), when given, runs untimed after
+    every run (e.g. a correctness check); its return values are in "after"."""
     times: list[float] = []
+    afters: list[Any] = []
     last = None
     for i in range(warmup + repeat):
         if setup is not None:
@@ -45,7 +48,12 @@ def bench(
         dt, last = timed(fn)
         if i >= warmup:
             times.append(dt)
-    return {"best": min(times), "median": statistics.median(times), "times": times, "value": last}
+        if after is not None:
+            afters.append(after(last))
+    out = {"best": min(times), "median": statistics.median(times), "times": times, "value": last}
+    if after is not None:
+        out["after"] = afters
+    return out
 
 
 def percentile(values: Sequence[float], p: float) -> float:
