@@ -43,8 +43,8 @@ Result<std::vector<uint64_t>> ZValues(const std::shared_ptr<arrow::RecordBatch>&
   std::vector<std::vector<uint64_t>> scaled;
   for (const auto& c : columns) {
     auto col = rows->GetColumnByName(c);
-    arrow::compute::RankOptions ro({arrow::compute::SortKey("", arrow::compute::SortOrder::Ascending)},
-                                   arrow::compute::NullPlacement::AtStart, arrow::compute::RankOptions::Dense);
+    arrow::compute::RankOptions ro(arrow::compute::SortOrder::Ascending, arrow::compute::NullPlacement::AtStart,
+                                   arrow::compute::RankOptions::Dense);
     ARROW_ASSIGN_OR_RAISE(auto ranked, arrow::compute::CallFunction("rank", {col}, &ro));
     auto r = std::static_pointer_cast<arrow::UInt64Array>(ranked.make_array());
     uint64_t max_rank = 1;
