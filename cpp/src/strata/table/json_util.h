@@ -21,7 +21,7 @@ using JsonDocument = rapidjson::Document;
 
 /// Parses `text`; false on a syntax error (message in `error` when given).
 inline bool ParseJson(JsonDocument* doc, std::string_view text, std::string* error = nullptr) {
-  doc->Parse<rapidjson::kParseNanAndInfFlag>(text.data(), text.size());
+  doc->Parse<rapidjson::kParseNanAndInfFlag | rapidjson::kParseFullPrecisionFlag>(text.data(), text.size());
   if (doc->HasParseError()) {
     if (error) {
       *error = std::string(rapidjson::GetParseError_En(doc->GetParseError())) + " at offset " +
