@@ -30,12 +30,14 @@ demo: build
 	@.venv/bin/strata demo
 
 test: build
+	@scripts/setup-spark
 	@scripts/run-tests
 
 test-cpp: build
 	@cd $(BUILD) && ctest -j$(JOBS) --output-on-failure
 
 test-python: build
+	@scripts/setup-spark
 	@.venv/bin/python -m pytest -q tests
 
 test-asan: setup

@@ -21,6 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+pytest_plugins = ["spark_fixture"]  # the session-scoped `spark` fixture (Spark + Delta Lake oracle)
+
 try:  # the venv finds strata through a .pth file once scripts/setup has run
     import strata  # noqa: F401
 except ImportError:  # pragma: no cover - depends on the checkout's setup state
