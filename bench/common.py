@@ -8,6 +8,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -208,3 +209,37 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str
     for r in rows:
         out.append("| " + " | ".join(str(c) for c in r) + " |")
     return "\n".join(out)
+
+
+# --- files, workers, results --------------------------------------------------------------------
+def rmtree(p: Path) -> None:
+    if p.exists():
+        shutil.rmtree(p)
+
+
+def dir_size(p: Path) -> int:
+    return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+
+
+def worker_env() -> dict[str, str]:
+    """The environment for a worker subprocess: the repository's python/ first on PYTHONPATH."""
+    env = dict(os.environ)
+    py = str(REPO_DIR / "python")
+    env["PYTHONPATH"] = py + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def result_field(res: dict, key: str, field: str = "best"):
+    """A field of one (operation, engine) result, or None when it failed or is absent."""
+    r = res.get(key) or {}
+    return None if "error" in r else r.get(field)
+
+
+def save_results(kind: str, rows: int, payload: dict[str, Any], markdown: str) -> None:
+    """Writes bench/out/<kind>/results_<rows>.json and .md and says where."""
+    dest = OUT_DIR / kind / f"results_{rows}.json"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(json.dumps(payload, indent=1, default=str))
+    md = OUT_DIR / kind / f"results_{rows}.md"
+    md.write_text(markdown)
+    print(f"results: {dest.relative_to(REPO_DIR)} and {md.relative_to(REPO_DIR)}")

@@ -37,6 +37,7 @@ from common import (  # noqa: E402
     OUT_DIR,
     REPO_DIR,
     bench,
+    dir_size,
     emit_result,
     fmt_mib,
     fmt_ratio,
@@ -45,8 +46,12 @@ from common import (  # noqa: E402
     markdown_table,
     print_machine_info,
     print_table,
+    result_field,
+    rmtree,
     rss_kb,
     run_worker,
+    save_results,
+    worker_env,
 )
 import bench_table as bt  # noqa: E402  (same generated data as the table benchmark)
 
@@ -78,15 +83,6 @@ def paths(a) -> dict[str, Path]:
 
 def fixture_meta(p: Path) -> Path:
     return p.with_name(p.name + ".json")
-
-
-def rmtree(p: Path) -> None:
-    if p.exists():
-        shutil.rmtree(p)
-
-
-def dir_size(p: Path) -> int:
-    return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
 
 
 def make_rows(ids, rng, schema):
@@ -466,13 +462,6 @@ WORKERS = {
 # =================================================================================================
 # Driver
 # =================================================================================================
-def worker_env() -> dict[str, str]:
-    env = dict(os.environ)
-    py = str(REPO_DIR / "python")
-    env["PYTHONPATH"] = py + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
-
-
 def call(a, op: str, engine: str = "") -> dict:
     argv = [
         sys.executable, str(SCRIPT), "--worker", op, "--engine", engine or "-", "--rows", str(a.rows),
@@ -578,32 +567,23 @@ def run(a) -> int:
         "wall_s": total,
         "loadavg_end": os.getloadavg(),
     }
-    dest = OUT_DIR / "merge" / f"results_{a.rows}.json"
-    dest.write_text(json.dumps(out, indent=1, default=str))
-    md = OUT_DIR / "merge" / f"results_{a.rows}.md"
-    md.write_text(report_markdown(report))
-    print(f"results: {dest.relative_to(REPO_DIR)} and {md.relative_to(REPO_DIR)}")
+    save_results("merge", a.rows, out, report_markdown(report))
     return 0 if report["all_checks_ok"] else 1
 
 
 # --- reporting ----------------------------------------------------------------------------------
-def _get(res, key, field="best"):
-    r = res.get(key) or {}
-    return None if "error" in r else r.get(field)
-
-
 def build_report(a, res, info) -> dict:
     """Rows: operation, strata, peer, times, strata/peer time ratio (lower is better), speedup
     (peer time / strata time, higher is better), peak RSS of each and their ratio, target."""
     rows = []
 
     def add(op, peer, s_key, p_key, speed_target=None, rss_target=None):
-        s, pv = _get(res, s_key), _get(res, p_key)
+        s, pv = result_field(res, s_key), result_field(res, p_key)
         ratio = s / pv if s and pv else None
         speed = pv / s if s and pv else None
-        rs, rp = _get(res, s_key, "peak_rss_kb"), _get(res, p_key, "peak_rss_kb")
+        rs, rp = result_field(res, s_key, "peak_rss_kb"), result_field(res, p_key, "peak_rss_kb")
         rss_ratio = rs / rp if rs and rp else None
-        cs, cp = _get(res, s_key, "cpu_best"), _get(res, p_key, "cpu_best")
+        cs, cp = result_field(res, s_key, "cpu_best"), result_field(res, p_key, "cpu_best")
         verdicts = []
         if speed_target is not None and speed is not None:
             verdicts.append(f"{'MET' if speed >= speed_target else 'NOT MET'} (speedup >= {speed_target:g})")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ from common import (  # noqa: E402
     OUT_DIR,
     REPO_DIR,
     bench,
+    dir_size,
     emit_result,
     fmt_mib,
     fmt_ratio,
@@ -36,8 +36,12 @@ from common import (  # noqa: E402
     percentile,
     print_machine_info,
     print_table,
+    result_field,
+    rmtree,
     rss_kb,
     run_worker,
+    save_results,
+    worker_env,
 )
 
 SCRIPT = Path(__file__).resolve()
@@ -115,19 +119,10 @@ def load_data(path: Path):
     return pa.ipc.open_file(pa.memory_map(str(path), "r")).read_all()
 
 
-def dir_size(p: Path) -> int:
-    return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
-
-
 def data_files(table_path: Path) -> list[str]:
     import strata
 
     return [str(table_path / f["path"]) for f in strata.Table(str(table_path)).files()]
-
-
-def rmtree(p: Path) -> None:
-    if p.exists():
-        shutil.rmtree(p)
 
 
 def selective_range(rows: int) -> tuple[int, int]:
@@ -463,13 +458,6 @@ WORKERS = {
 # =================================================================================================
 # Driver
 # =================================================================================================
-def worker_env() -> dict[str, str]:
-    env = dict(os.environ)
-    py = str(REPO_DIR / "python")
-    env["PYTHONPATH"] = py + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
-
-
 def call(a, op: str, engine: str = "", timeout: float = 3600) -> dict:
     argv = [
         sys.executable,
@@ -583,20 +571,11 @@ def run(a) -> int:
         "wall_s": total,
         "loadavg_end": os.getloadavg(),
     }
-    dest = OUT_DIR / "table" / f"results_{a.rows}.json"
-    dest.write_text(json.dumps(out, indent=1, default=str))
-    md = OUT_DIR / "table" / f"results_{a.rows}.md"
-    md.write_text(report_markdown(report))
-    print(f"results: {dest.relative_to(REPO_DIR)} and {md.relative_to(REPO_DIR)}")
+    save_results("table", a.rows, out, report_markdown(report))
     return 0
 
 
 # --- reporting ----------------------------------------------------------------------------------
-def _get(res, key, field="best"):
-    r = res.get(key) or {}
-    return None if "error" in r else r.get(field)
-
-
 def build_report(a, res, info) -> dict:
     """Rows: operation, strata, peer, peer value, strata/peer time ratio (lower is better),
     speedup (peer time / strata time, higher is better), peak RSS of each, target check."""
@@ -604,7 +583,7 @@ def build_report(a, res, info) -> dict:
     n = a.rows
 
     def add(op, peer, s_key, p_key, field="best", extra_s="", extra_p="", target=None, per=None):
-        s, pv = _get(res, s_key, field), _get(res, p_key, field)
+        s, pv = result_field(res, s_key, field), result_field(res, p_key, field)
         ratio = s / pv if s and pv else None
         speed = pv / s if s and pv else None
         ok = ""
@@ -623,8 +602,8 @@ def build_report(a, res, info) -> dict:
                 "peer_time": (fmt_s(pv) + extra_p) if pv is not None else "ERROR",
                 "ratio": fmt_ratio(ratio),
                 "speedup": fmt_ratio(speed),
-                "rss_strata": fmt_mib(_get(res, s_key, "peak_rss_kb")),
-                "rss_peer": fmt_mib(_get(res, p_key, "peak_rss_kb")),
+                "rss_strata": fmt_mib(result_field(res, s_key, "peak_rss_kb")),
+                "rss_peer": fmt_mib(result_field(res, p_key, "peak_rss_kb")),
                 "target": ok,
                 "error": err,
                 "raw": {"strata_s": s, "peer_s": pv, "ratio": ratio, "speedup": speed},
@@ -632,7 +611,7 @@ def build_report(a, res, info) -> dict:
         )
 
     def rps(key):
-        b = _get(res, key)
+        b = result_field(res, key)
         return f" ({n / b / 1e6:.2f} M rows/s)" if b else ""
 
     if "write" in a.ops:
@@ -662,7 +641,7 @@ def build_report(a, res, info) -> dict:
     if "append" in a.ops:
         add("append 10 rows (median)", "delta-rs", "append:strata", "append:delta-rs", field="median")
         add("append 10 rows (p95)", "delta-rs", "append:strata", "append:delta-rs", field="p95")
-        med = _get(res, "append:strata", "median")
+        med = result_field(res, "append:strata", "median")
         if med is not None:
             rows[-2]["target"] = "MET (<= 5 ms)" if med <= 0.005 else "NOT MET (> 5 ms)"
     notes = []
