@@ -742,6 +742,7 @@ Result<MergeResult> MergeInto(std::shared_ptr<storage::ObjectStore> store,
   auto spill_batch = [&](const std::shared_ptr<arrow::RecordBatch>& raw) -> Status {
     auto rows = RecordBatchWithSchema(raw, plan.source_joined);
     ARROW_ASSIGN_OR_RAISE(auto keys, keys_of(rows));
+    ARROW_RETURN_NOT_OK(widen_ranges(keys));
     ARROW_ASSIGN_OR_RAISE(auto enc, EncodeKeys(keys, rows->num_rows(), plan.fixed_keys));
     std::vector<std::vector<int64_t>> by_part(static_cast<size_t>(parts));
     for (int64_t i = 0; i < rows->num_rows(); ++i) by_part[partition_of(enc, i)].push_back(i);
@@ -758,8 +759,6 @@ Result<MergeResult> MergeInto(std::shared_ptr<storage::ObjectStore> store,
     if (!b) break;
     if (b->num_rows() == 0) continue;
     result.num_source_rows += b->num_rows();
-    ARROW_ASSIGN_OR_RAISE(auto keys, keys_of(RecordBatchWithSchema(b, plan.source_joined)));
-    ARROW_RETURN_NOT_OK(widen_ranges(keys));
     if (spill) {
       ARROW_RETURN_NOT_OK(spill_batch(b));
       continue;
@@ -775,6 +774,26 @@ Result<MergeResult> MergeInto(std::shared_ptr<storage::ObjectStore> store,
   }
   const int passes = spill ? parts : 1;
   result.join = spill ? "partitioned" : "broadcast";
+  // The build side of a pass: all of the source (broadcast, built once here) or one spilled
+  // partition (built at the start of its pass).
+  std::shared_ptr<arrow::RecordBatch> source_rows;
+  std::optional<JoinTable> join;
+  auto build = [&](const std::shared_ptr<arrow::RecordBatch>& raw, bool with_ranges) -> Status {
+    source_rows = RecordBatchWithSchema(raw, plan.source_joined);
+    join.reset();
+    if (plan.keys.empty()) return Status::OK();
+    ARROW_ASSIGN_OR_RAISE(auto keys, keys_of(source_rows));
+    if (with_ranges) ARROW_RETURN_NOT_OK(widen_ranges(keys));
+    ARROW_ASSIGN_OR_RAISE(auto enc, EncodeKeys(keys, source_rows->num_rows(), plan.fixed_keys));
+    join.emplace(std::move(enc));
+    return Status::OK();
+  };
+  if (!spill) {
+    ARROW_ASSIGN_OR_RAISE(auto t, arrow::Table::FromRecordBatches(source->schema(), in_memory));
+    in_memory.clear();
+    ARROW_ASSIGN_OR_RAISE(auto all, t->CombineChunksToBatch());
+    ARROW_RETURN_NOT_OK(build(all, /*with_ranges=*/true));
+  }
   const int64_t total_source = result.num_source_rows;
   auto target_only = expr::AndOf(plan.target_only);
   bool prune = plan.by_source.empty();
@@ -901,238 +920,226 @@ Result<MergeResult> MergeInto(std::shared_ptr<storage::ObjectStore> store,
   }
 
   for (int pass = 0; pass < passes; ++pass) {
-  // The build side of this pass: all of the source, or one spilled partition.
-  std::shared_ptr<arrow::RecordBatch> source_batch;
-  if (spill) {
-    ARROW_ASSIGN_OR_RAISE(source_batch, spill->Read(pass));
-  } else {
-    ARROW_ASSIGN_OR_RAISE(auto t, arrow::Table::FromRecordBatches(source->schema(), in_memory));
-    ARROW_ASSIGN_OR_RAISE(source_batch, t->CombineChunksToBatch());
-    in_memory.clear();
-  }
-  auto source_rows = RecordBatchWithSchema(source_batch, plan.source_joined);
-  const int64_t ns = source_rows->num_rows();
-  source_matched.assign(static_cast<size_t>(ns), 0);
-  std::optional<JoinTable> join;
-  if (!plan.keys.empty()) {
-    ARROW_ASSIGN_OR_RAISE(auto skeys, keys_of(source_rows));
-    ARROW_ASSIGN_OR_RAISE(auto enc, EncodeKeys(skeys, ns, plan.fixed_keys));
-    join.emplace(std::move(enc));
-  }
+    if (spill) {
+      ARROW_ASSIGN_OR_RAISE(auto part, spill->Read(pass));
+      ARROW_RETURN_NOT_OK(build(part, /*with_ranges=*/false));  // ranges came from spilling
+    }
+    const int64_t ns = source_rows->num_rows();
+    source_matched.assign(static_cast<size_t>(ns), 0);
 
-  for (size_t fi = 0; fi < candidates.size(); ++fi) {
-    const AddFile& f = *candidates[fi];
-    std::shared_ptr<arrow::Int64Array> row_index;
-    ARROW_ASSIGN_OR_RAISE(auto file_batch, read_target(f, &row_index));
-    if (!file_batch) continue;
-    const int64_t file_live = file_batch->num_rows();
-    auto target_rows = RecordBatchWithSchema(file_batch, plan.target_joined);
-    std::optional<EncodedKeys> tenc;
-    if (join) {
-      arrow::ArrayVector tkeys;
-      for (const auto& k : plan.keys) {
-        ARROW_ASSIGN_OR_RAISE(auto arr, expr::Evaluate(k.target, target_rows));
-        tkeys.push_back(arr);
-      }
-      ARROW_ASSIGN_OR_RAISE(tenc, EncodeKeys(tkeys, file_live, plan.fixed_keys));
-    }
-    if (passes > 1) {  // this pass sees the target rows of its partition only
-      std::vector<int64_t> mine;
-      for (int64_t t = 0; t < file_live; ++t) {
-        if (partition_of(*tenc, static_cast<size_t>(t)) == pass) mine.push_back(t);
-      }
-      if (mine.empty()) continue;
-      ARROW_ASSIGN_OR_RAISE(file_batch, TakeRows(file_batch, mine));
-      ARROW_ASSIGN_OR_RAISE(auto idx, Indices(mine));
-      ARROW_ASSIGN_OR_RAISE(auto taken, arrow::compute::Take(row_index, idx));
-      row_index = std::static_pointer_cast<arrow::Int64Array>(taken.make_array());
-      target_rows = RecordBatchWithSchema(file_batch, plan.target_joined);
-      EncodedKeys sub;
-      sub.fixed = tenc->fixed;
-      for (int64_t t : mine) {
-        auto u = static_cast<size_t>(t);
-        sub.valid.push_back(tenc->valid[u]);
-        sub.hashes.push_back(tenc->hashes[u]);
-        if (sub.fixed) sub.ints.push_back(tenc->ints[u]); else sub.bytes.push_back(tenc->bytes[u]);
-      }
-      tenc = std::move(sub);
-    }
-    int64_t nt = target_rows->num_rows();
-
-    // Probe.
-    std::vector<int64_t> pt, ps;
-    if (join) {
-      join->Probe(*tenc, &pt, &ps);
-    } else {  // no equality in ON: every pair is a candidate
-      for (int64_t t = 0; t < nt; ++t) {
-        for (int64_t s = 0; s < ns; ++s) {
-          pt.push_back(t);
-          ps.push_back(s);
-        }
-      }
-    }
-    std::shared_ptr<arrow::RecordBatch> pairs;
-    if (!pt.empty()) {
-      ARROW_ASSIGN_OR_RAISE(pairs, JoinRows(target_rows, plan.target_joined, pt, source_rows, plan.source_joined, &ps));
-      if (plan.residual) {
-        ARROW_ASSIGN_OR_RAISE(auto mask, internal::EvaluatePredicate(plan.residual, pairs));
-        if (mask->true_count() < mask->length()) {
-          std::vector<int64_t> keep;
-          for (int64_t i = 0; i < mask->length(); ++i) {
-            if (mask->Value(i)) keep.push_back(i);
-          }
-          std::vector<int64_t> pt2, ps2;
-          for (int64_t i : keep) {
-            pt2.push_back(pt[static_cast<size_t>(i)]);
-            ps2.push_back(ps[static_cast<size_t>(i)]);
-          }
-          pt.swap(pt2);
-          ps.swap(ps2);
-          ARROW_ASSIGN_OR_RAISE(pairs, TakeRows(pairs, keep));
-        }
-      }
-    }
-    std::vector<int32_t> match_count(static_cast<size_t>(nt), 0);
-    for (size_t i = 0; i < pt.size(); ++i) {
-      source_matched[static_cast<size_t>(ps[i])] = 1;
-      if (++match_count[static_cast<size_t>(pt[i])] > 1 && plan.check_duplicates) {
-        std::string key;
+    for (size_t fi = 0; fi < candidates.size(); ++fi) {
+      const AddFile& f = *candidates[fi];
+      std::shared_ptr<arrow::Int64Array> row_index;
+      ARROW_ASSIGN_OR_RAISE(auto file_batch, read_target(f, &row_index));
+      if (!file_batch) continue;
+      const int64_t file_live = file_batch->num_rows();
+      auto target_rows = RecordBatchWithSchema(file_batch, plan.target_joined);
+      std::optional<EncodedKeys> tenc;
+      if (join) {
+        arrow::ArrayVector tkeys;
         for (const auto& k : plan.keys) {
           ARROW_ASSIGN_OR_RAISE(auto arr, expr::Evaluate(k.target, target_rows));
-          ARROW_ASSIGN_OR_RAISE(auto v, arr->GetScalar(pt[i]));
-          key += (key.empty() ? "" : ", ") + k.text + " = " + v->ToString();
+          tkeys.push_back(arr);
         }
-        if (key.empty()) key = "row " + std::to_string(row_index->Value(pt[i])) + " of " + f.path;
-        return Error(ErrorCode::kInvalidArgument, "MERGE: the target row with ", key,
-                     " is matched by more than one source row; a target row can be updated or deleted by "
-                     "one source row only (deduplicate the source on the ON keys)");
+        ARROW_ASSIGN_OR_RAISE(tenc, EncodeKeys(tkeys, file_live, plan.fixed_keys));
       }
-    }
+      if (passes > 1) {  // this pass sees the target rows of its partition only
+        std::vector<int64_t> mine;
+        for (int64_t t = 0; t < file_live; ++t) {
+          if (partition_of(*tenc, static_cast<size_t>(t)) == pass) mine.push_back(t);
+        }
+        if (mine.empty()) continue;
+        ARROW_ASSIGN_OR_RAISE(file_batch, TakeRows(file_batch, mine));
+        ARROW_ASSIGN_OR_RAISE(auto idx, Indices(mine));
+        ARROW_ASSIGN_OR_RAISE(auto taken, arrow::compute::Take(row_index, idx));
+        row_index = std::static_pointer_cast<arrow::Int64Array>(taken.make_array());
+        target_rows = RecordBatchWithSchema(file_batch, plan.target_joined);
+        EncodedKeys sub;
+        sub.fixed = tenc->fixed;
+        for (int64_t t : mine) {
+          auto u = static_cast<size_t>(t);
+          sub.valid.push_back(tenc->valid[u]);
+          sub.hashes.push_back(tenc->hashes[u]);
+          if (sub.fixed) sub.ints.push_back(tenc->ints[u]); else sub.bytes.push_back(tenc->bytes[u]);
+        }
+        tenc = std::move(sub);
+      }
+      int64_t nt = target_rows->num_rows();
 
-    // Decide every target row: unchanged, deleted, or replaced by an updated row.
-    std::vector<uint8_t> changed(static_cast<size_t>(nt), 0);
-    std::vector<std::shared_ptr<arrow::RecordBatch>> updated;
-    std::vector<std::shared_ptr<arrow::RecordBatch>> preimages;
-    int64_t file_updates = 0, file_deletes = 0;
-    if (pairs && pairs->num_rows() > 0 && !plan.matched.empty()) {
-      ARROW_ASSIGN_OR_RAISE(auto chosen, ChooseClauses(plan.matched, pairs));
-      for (size_t c = 0; c < plan.matched.size(); ++c) {
-        auto rows = RowsOf(chosen, static_cast<int>(c));
-        if (rows.empty()) continue;
-        // Distinct target rows (several pairs per row only with a lone unconditional delete).
-        std::vector<int64_t> trows;
-        for (int64_t r : rows) {
-          auto t = static_cast<size_t>(pt[static_cast<size_t>(r)]);
-          if (!changed[t]) trows.push_back(static_cast<int64_t>(t));
-          changed[t] = 1;
-        }
-        if (cdf.enabled()) {
-          ARROW_ASSIGN_OR_RAISE(auto pre, TakeRows(file_batch, trows));
-          preimages.push_back(pre);
-        }
-        if (plan.matched[c].kind == Kind::kMatchedDelete) {
-          file_deletes += static_cast<int64_t>(trows.size());
-          if (cdf.enabled()) {
-            cdf.Add(preimages.back(), internal::ChangeType::kDelete);
-            preimages.pop_back();
+      // Probe.
+      std::vector<int64_t> pt, ps;
+      if (join) {
+        join->Probe(*tenc, &pt, &ps);
+      } else {  // no equality in ON: every pair is a candidate
+        for (int64_t t = 0; t < nt; ++t) {
+          for (int64_t s = 0; s < ns; ++s) {
+            pt.push_back(t);
+            ps.push_back(s);
           }
-          continue;
         }
-        ARROW_ASSIGN_OR_RAISE(auto sub, TakeRows(pairs, rows));
-        ARROW_ASSIGN_OR_RAISE(auto out, ClauseOutput(plan, plan.matched[c], sub));
-        file_updates += out->num_rows();
-        if (cdf.enabled()) {
-          cdf.Add(preimages.back(), internal::ChangeType::kUpdatePreimage);
-          cdf.Add(out, internal::ChangeType::kUpdatePostimage);
-          preimages.pop_back();
+      }
+      std::shared_ptr<arrow::RecordBatch> pairs;
+      if (!pt.empty()) {
+        ARROW_ASSIGN_OR_RAISE(pairs, JoinRows(target_rows, plan.target_joined, pt, source_rows, plan.source_joined, &ps));
+        if (plan.residual) {
+          ARROW_ASSIGN_OR_RAISE(auto mask, internal::EvaluatePredicate(plan.residual, pairs));
+          if (mask->true_count() < mask->length()) {
+            std::vector<int64_t> keep;
+            for (int64_t i = 0; i < mask->length(); ++i) {
+              if (mask->Value(i)) keep.push_back(i);
+            }
+            std::vector<int64_t> pt2, ps2;
+            for (int64_t i : keep) {
+              pt2.push_back(pt[static_cast<size_t>(i)]);
+              ps2.push_back(ps[static_cast<size_t>(i)]);
+            }
+            pt.swap(pt2);
+            ps.swap(ps2);
+            ARROW_ASSIGN_OR_RAISE(pairs, TakeRows(pairs, keep));
+          }
         }
-        updated.push_back(out);
       }
-    }
-    if (!plan.by_source.empty()) {
-      std::vector<int64_t> unmatched;
-      for (int64_t t = 0; t < nt; ++t) {
-        if (match_count[static_cast<size_t>(t)] == 0) unmatched.push_back(t);
+      std::vector<int32_t> match_count(static_cast<size_t>(nt), 0);
+      for (size_t i = 0; i < pt.size(); ++i) {
+        source_matched[static_cast<size_t>(ps[i])] = 1;
+        if (++match_count[static_cast<size_t>(pt[i])] > 1 && plan.check_duplicates) {
+          std::string key;
+          for (const auto& k : plan.keys) {
+            ARROW_ASSIGN_OR_RAISE(auto arr, expr::Evaluate(k.target, target_rows));
+            ARROW_ASSIGN_OR_RAISE(auto v, arr->GetScalar(pt[i]));
+            key += (key.empty() ? "" : ", ") + k.text + " = " + v->ToString();
+          }
+          if (key.empty()) key = "row " + std::to_string(row_index->Value(pt[i])) + " of " + f.path;
+          return Error(ErrorCode::kInvalidArgument, "MERGE: the target row with ", key,
+                       " is matched by more than one source row; a target row can be updated or deleted by "
+                       "one source row only (deduplicate the source on the ON keys)");
+        }
       }
-      if (!unmatched.empty()) {
-        ARROW_ASSIGN_OR_RAISE(auto rows, JoinRows(target_rows, plan.target_joined, unmatched, nullptr, nullptr, nullptr));
-        ARROW_ASSIGN_OR_RAISE(auto chosen, ChooseClauses(plan.by_source, rows));
-        for (size_t c = 0; c < plan.by_source.size(); ++c) {
-          auto sel = RowsOf(chosen, static_cast<int>(c));
-          if (sel.empty()) continue;
+
+      // Decide every target row: unchanged, deleted, or replaced by an updated row.
+      std::vector<uint8_t> changed(static_cast<size_t>(nt), 0);
+      std::vector<std::shared_ptr<arrow::RecordBatch>> updated;
+      std::vector<std::shared_ptr<arrow::RecordBatch>> preimages;
+      int64_t file_updates = 0, file_deletes = 0;
+      if (pairs && pairs->num_rows() > 0 && !plan.matched.empty()) {
+        ARROW_ASSIGN_OR_RAISE(auto chosen, ChooseClauses(plan.matched, pairs));
+        for (size_t c = 0; c < plan.matched.size(); ++c) {
+          auto rows = RowsOf(chosen, static_cast<int>(c));
+          if (rows.empty()) continue;
+          // Distinct target rows (several pairs per row only with a lone unconditional delete).
           std::vector<int64_t> trows;
-          for (int64_t r : sel) {
-            trows.push_back(unmatched[static_cast<size_t>(r)]);
-            changed[static_cast<size_t>(unmatched[static_cast<size_t>(r)])] = 1;
+          for (int64_t r : rows) {
+            auto t = static_cast<size_t>(pt[static_cast<size_t>(r)]);
+            if (!changed[t]) trows.push_back(static_cast<int64_t>(t));
+            changed[t] = 1;
           }
-          std::shared_ptr<arrow::RecordBatch> pre;
           if (cdf.enabled()) {
-            ARROW_ASSIGN_OR_RAISE(pre, TakeRows(file_batch, trows));
+            ARROW_ASSIGN_OR_RAISE(auto pre, TakeRows(file_batch, trows));
+            preimages.push_back(pre);
           }
-          if (plan.by_source[c].kind == Kind::kNotMatchedBySourceDelete) {
-            file_deletes += static_cast<int64_t>(sel.size());
-            if (pre) cdf.Add(pre, internal::ChangeType::kDelete);
+          if (plan.matched[c].kind == Kind::kMatchedDelete) {
+            file_deletes += static_cast<int64_t>(trows.size());
+            if (cdf.enabled()) {
+              cdf.Add(preimages.back(), internal::ChangeType::kDelete);
+              preimages.pop_back();
+            }
             continue;
           }
-          ARROW_ASSIGN_OR_RAISE(auto sub, TakeRows(rows, sel));
-          ARROW_ASSIGN_OR_RAISE(auto out, ClauseOutput(plan, plan.by_source[c], sub));
+          ARROW_ASSIGN_OR_RAISE(auto sub, TakeRows(pairs, rows));
+          ARROW_ASSIGN_OR_RAISE(auto out, ClauseOutput(plan, plan.matched[c], sub));
           file_updates += out->num_rows();
-          if (pre) {
-            cdf.Add(pre, internal::ChangeType::kUpdatePreimage);
+          if (cdf.enabled()) {
+            cdf.Add(preimages.back(), internal::ChangeType::kUpdatePreimage);
             cdf.Add(out, internal::ChangeType::kUpdatePostimage);
+            preimages.pop_back();
           }
           updated.push_back(out);
         }
       }
-    }
-    if (file_updates == 0 && file_deletes == 0) continue;  // the file is untouched
-    result.rows_updated += file_updates;
-    result.rows_deleted += file_deletes;
-    roaring::Roaring64Map changed_rows;
-    std::vector<int64_t> keep;
-    for (int64_t t = 0; t < nt; ++t) {
-      if (changed[static_cast<size_t>(t)]) {
-        changed_rows.add(static_cast<uint64_t>(row_index->Value(t)));
-      } else {
-        keep.push_back(t);
+      if (!plan.by_source.empty()) {
+        std::vector<int64_t> unmatched;
+        for (int64_t t = 0; t < nt; ++t) {
+          if (match_count[static_cast<size_t>(t)] == 0) unmatched.push_back(t);
+        }
+        if (!unmatched.empty()) {
+          ARROW_ASSIGN_OR_RAISE(auto rows, JoinRows(target_rows, plan.target_joined, unmatched, nullptr, nullptr, nullptr));
+          ARROW_ASSIGN_OR_RAISE(auto chosen, ChooseClauses(plan.by_source, rows));
+          for (size_t c = 0; c < plan.by_source.size(); ++c) {
+            auto sel = RowsOf(chosen, static_cast<int>(c));
+            if (sel.empty()) continue;
+            std::vector<int64_t> trows;
+            for (int64_t r : sel) {
+              trows.push_back(unmatched[static_cast<size_t>(r)]);
+              changed[static_cast<size_t>(unmatched[static_cast<size_t>(r)])] = 1;
+            }
+            std::shared_ptr<arrow::RecordBatch> pre;
+            if (cdf.enabled()) {
+              ARROW_ASSIGN_OR_RAISE(pre, TakeRows(file_batch, trows));
+            }
+            if (plan.by_source[c].kind == Kind::kNotMatchedBySourceDelete) {
+              file_deletes += static_cast<int64_t>(sel.size());
+              if (pre) cdf.Add(pre, internal::ChangeType::kDelete);
+              continue;
+            }
+            ARROW_ASSIGN_OR_RAISE(auto sub, TakeRows(rows, sel));
+            ARROW_ASSIGN_OR_RAISE(auto out, ClauseOutput(plan, plan.by_source[c], sub));
+            file_updates += out->num_rows();
+            if (pre) {
+              cdf.Add(pre, internal::ChangeType::kUpdatePreimage);
+              cdf.Add(out, internal::ChangeType::kUpdatePostimage);
+            }
+            updated.push_back(out);
+          }
+        }
       }
+      if (file_updates == 0 && file_deletes == 0) continue;  // the file is untouched
+      result.rows_updated += file_updates;
+      result.rows_deleted += file_deletes;
+      roaring::Roaring64Map changed_rows;
+      std::vector<int64_t> keep;
+      for (int64_t t = 0; t < nt; ++t) {
+        if (changed[static_cast<size_t>(t)]) {
+          changed_rows.add(static_cast<uint64_t>(row_index->Value(t)));
+        } else {
+          keep.push_back(t);
+        }
+      }
+      if (passes > 1) {  // updated rows are new rows; the file itself is replaced after every pass
+        ARROW_RETURN_NOT_OK(write_now(std::move(updated)));
+        auto& tf = touched[fi];
+        tf.changed |= changed_rows;
+        tf.live = file_live;
+        continue;
+      }
+      std::shared_ptr<arrow::RecordBatch> kept;
+      if (!use_dv && !keep.empty()) {
+        ARROW_ASSIGN_OR_RAISE(kept, TakeRows(file_batch, keep));
+      }
+      ARROW_RETURN_NOT_OK(finalize(f, changed_rows, file_live, kept, false, std::move(updated)));
     }
-    if (passes > 1) {  // updated rows are new rows; the file itself is replaced after every pass
-      ARROW_RETURN_NOT_OK(write_now(std::move(updated)));
-      auto& tf = touched[fi];
-      tf.changed |= changed_rows;
-      tf.live = file_live;
-      continue;
-    }
-    std::shared_ptr<arrow::RecordBatch> kept;
-    if (!use_dv && !keep.empty()) {
-      ARROW_ASSIGN_OR_RAISE(kept, TakeRows(file_batch, keep));
-    }
-    ARROW_RETURN_NOT_OK(finalize(f, changed_rows, file_live, kept, false, std::move(updated)));
-  }
 
-  // Source rows that matched nothing: WHEN NOT MATCHED clauses.
-  if (!plan.not_matched.empty()) {
-    std::vector<int64_t> unmatched;
-    for (int64_t s = 0; s < ns; ++s) {
-      if (!source_matched[static_cast<size_t>(s)]) unmatched.push_back(s);
-    }
-    if (!unmatched.empty()) {
-      ARROW_ASSIGN_OR_RAISE(auto rows, TakeRows(source_rows, unmatched));
-      ARROW_ASSIGN_OR_RAISE(auto chosen, ChooseClauses(plan.not_matched, rows));
-      std::vector<std::shared_ptr<arrow::RecordBatch>> inserts;
-      for (size_t c = 0; c < plan.not_matched.size(); ++c) {
-        auto sel = RowsOf(chosen, static_cast<int>(c));
-        if (sel.empty()) continue;
-        ARROW_ASSIGN_OR_RAISE(auto sub, TakeRows(rows, sel));
-        ARROW_ASSIGN_OR_RAISE(auto out, ClauseOutput(plan, plan.not_matched[c], sub));
-        result.rows_inserted += out->num_rows();
-        if (cdf.enabled()) cdf.Add(out, internal::ChangeType::kInsert);
-        inserts.push_back(out);
+    // Source rows that matched nothing: WHEN NOT MATCHED clauses.
+    if (!plan.not_matched.empty()) {
+      std::vector<int64_t> unmatched;
+      for (int64_t s = 0; s < ns; ++s) {
+        if (!source_matched[static_cast<size_t>(s)]) unmatched.push_back(s);
       }
-      ARROW_RETURN_NOT_OK(write_now(std::move(inserts)));
+      if (!unmatched.empty()) {
+        ARROW_ASSIGN_OR_RAISE(auto rows, TakeRows(source_rows, unmatched));
+        ARROW_ASSIGN_OR_RAISE(auto chosen, ChooseClauses(plan.not_matched, rows));
+        std::vector<std::shared_ptr<arrow::RecordBatch>> inserts;
+        for (size_t c = 0; c < plan.not_matched.size(); ++c) {
+          auto sel = RowsOf(chosen, static_cast<int>(c));
+          if (sel.empty()) continue;
+          ARROW_ASSIGN_OR_RAISE(auto sub, TakeRows(rows, sel));
+          ARROW_ASSIGN_OR_RAISE(auto out, ClauseOutput(plan, plan.not_matched[c], sub));
+          result.rows_inserted += out->num_rows();
+          if (cdf.enabled()) cdf.Add(out, internal::ChangeType::kInsert);
+          inserts.push_back(out);
+        }
+        ARROW_RETURN_NOT_OK(write_now(std::move(inserts)));
+      }
     }
-  }
   }  // passes
   for (const auto& [fi, tf] : touched) {
     ARROW_RETURN_NOT_OK(finalize(*candidates[fi], tf.changed, tf.live, nullptr, !use_dv, {}));
