@@ -81,14 +81,34 @@ def run_demo(directory: str | None = None) -> int:
     first = strata.Table(path, as_of=strata.Table(path, version=0).timestamp)
     print(f"as of the first commit's time: version {first.version}")
 
-    _step("8. SQL with DuckDB over the table (zero copy through Arrow)")
+    _step("8. MERGE: upsert late corrections and new rides, recording the change feed")
+    cdf_from = strata.Table(path).set_properties({"delta.enableChangeDataFeed": "true"}) + 1
+    corrections = _rides(120_500, 1_000, 5).append_column("tip", pa.array(np.zeros(1_000)))  # 500 fixed, 500 new
+    m = (strata.Table(path).merge(corrections, on="t.ride_id = s.ride_id", source_alias="s", target_alias="t")
+         .when_matched_update(set={"fare": "s.fare"}, predicate="s.fare <> t.fare")
+         .when_not_matched_insert_all()
+         .execute())
+    print(f"version {m['version']}: {m['num_target_rows_updated']} updated, {m['num_target_rows_inserted']} "
+          f"inserted; {m['num_target_files_removed']} files rewritten, {m['num_target_files_skipped']} skipped "
+          f"unread by key range")
+    changes = strata.Table(path).changes(cdf_from)
+    kinds = pa.compute.value_counts(changes["_change_type"]).to_pylist()
+    print("change feed:", ", ".join(f"{k['values']}={k['counts']}" for k in kinds))
+
+    _step("9. OPTIMIZE: compact the small files, clustered by driver and time")
+    before = len(strata.Table(path).files())
+    o = strata.Table(path).optimize(z_order=["driver_id", "ts"])
+    print(f"version {o['version']}: {before} files -> {len(strata.Table(path).files())} "
+          f"(rows unchanged: {strata.Table(path).count()})")
+
+    _step("10. SQL with DuckDB over the table (zero copy through Arrow)")
     import duckdb  # noqa: PLC0415
 
     rides = strata.Table(path)  # noqa: F841  (DuckDB finds it by name)
     print(duckdb.sql("SELECT city, count(*) AS rides, round(avg(fare), 2) AS avg_fare "
                      "FROM rides GROUP BY city ORDER BY city").fetchall())
 
-    _step("9. the same table through delta-rs (an independent reader)")
+    _step("11. the same table through delta-rs (an independent reader)")
     try:
         import deltalake  # noqa: PLC0415
 
@@ -99,7 +119,7 @@ def run_demo(directory: str | None = None) -> int:
     except ImportError:
         print("deltalake is not installed; skipped")
 
-    _step("10. history")
+    _step("12. history")
     for h in strata.Table(path).history():
         print(f"  v{h['version']}  {h['operation']:<13} {h['operationParameters'].get('mode', '')}")
     print(f"\ndone in {time.perf_counter() - t0:.1f} s; tables in {root}")
