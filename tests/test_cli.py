@@ -89,3 +89,7 @@ def test_demo_runs(tmp_path):
     out = run("demo", "--dir", str(tmp_path)).stdout
     assert "identical to strata: True" in out
     assert "refused: CHECK constraint" in out
+    # MERGE of 500 corrections + 500 new rides, its change feed, and an OPTIMIZE that keeps every row
+    assert "500 updated, 500 inserted" in out
+    assert "update_preimage=500, update_postimage=500, insert=500" in out
+    assert "rows unchanged: 121500" in out
