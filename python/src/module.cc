@@ -30,88 +30,11 @@
 namespace nb = nanobind;
 using namespace nb::literals;
 
+#include "bind_util.h"
+
+using namespace strata_py;
+
 namespace {
-
-/// Carries a failed Status to the exception translator.
-struct StrataError : std::exception {
-  std::string code;
-  std::string message;
-  StrataError(std::string c, std::string m) : code(std::move(c)), message(std::move(m)) {}
-  const char* what() const noexcept override { return message.c_str(); }
-};
-
-[[noreturn]] void Raise(const arrow::Status& st) {
-  auto* d = strata::GetDetail(st);
-  std::string code = d ? strata::ErrorCodeName(d->code()) : (st.IsInvalid() ? "InvalidArgument" : "Error");
-  if (!d && st.IsIOError()) code = "IOError";
-  throw StrataError(code, st.message());
-}
-
-void Check(const arrow::Status& st) {
-  if (!st.ok()) Raise(st);
-}
-
-template <typename T>
-T Unwrap(arrow::Result<T> r) {
-  if (!r.ok()) Raise(r.status());
-  return std::move(r).ValueUnsafe();
-}
-
-void ReleaseStreamCapsule(PyObject* capsule) {
-  auto* stream = static_cast<ArrowArrayStream*>(PyCapsule_GetPointer(capsule, "arrow_array_stream"));
-  if (stream == nullptr) {
-    PyErr_Clear();
-    return;
-  }
-  if (stream->release != nullptr) stream->release(stream);
-  delete stream;
-}
-
-nb::object ExportReader(std::shared_ptr<arrow::RecordBatchReader> reader) {
-  auto* stream = new ArrowArrayStream;
-  auto st = arrow::ExportRecordBatchReader(std::move(reader), stream);
-  if (!st.ok()) {
-    delete stream;
-    Raise(st);
-  }
-  PyObject* cap = PyCapsule_New(stream, "arrow_array_stream", ReleaseStreamCapsule);
-  if (cap == nullptr) {
-    stream->release(stream);
-    delete stream;
-    throw nb::python_error();
-  }
-  return nb::steal(cap);
-}
-
-std::shared_ptr<arrow::RecordBatchReader> ImportReader(nb::object capsule) {
-  auto* stream = static_cast<ArrowArrayStream*>(PyCapsule_GetPointer(capsule.ptr(), "arrow_array_stream"));
-  if (stream == nullptr) throw nb::python_error();
-  // Moves the stream out of the capsule: the capsule's destructor then sees a released stream.
-  return Unwrap(arrow::ImportRecordBatchReader(stream));
-}
-
-nb::object ExportSchema(const arrow::Schema& schema) {
-  auto* c = new ArrowSchema;
-  auto st = arrow::ExportSchema(schema, c);
-  if (!st.ok()) {
-    delete c;
-    Raise(st);
-  }
-  PyObject* cap = PyCapsule_New(c, "arrow_schema", [](PyObject* capsule) {
-    auto* s = static_cast<ArrowSchema*>(PyCapsule_GetPointer(capsule, "arrow_schema"));
-    if (s == nullptr) {
-      PyErr_Clear();
-      return;
-    }
-    if (s->release != nullptr) s->release(s);
-    delete s;
-  });
-  return nb::steal(cap);
-}
-
-std::shared_ptr<strata::storage::ObjectStore> Store(const std::string& path) {
-  return Unwrap(strata::storage::OpenStore(path));
-}
 
 /// One loaded snapshot.
 class PyTable {
@@ -451,5 +374,7 @@ NB_MODULE(_strata, m) {
         "schema_mode"_a = nb::none(), "use_deletion_vectors"_a = nb::none(), "broadcast_limit_bytes"_a = nb::none(),
         "join_partitions"_a = nb::none());
   m.def("delete_rows", &DeleteRows, "path"_a, "predicate"_a, "use_deletion_vectors"_a = nb::none());
+  BindQuality(m);
+  BindProfile(m);
   m.def("update_rows", &UpdateRows, "path"_a, "predicate"_a, "set"_a, "use_deletion_vectors"_a = nb::none());
 }
