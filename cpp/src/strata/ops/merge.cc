@@ -5,7 +5,11 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <deque>
 #include <functional>
+#include <future>
+#include <set>
+#include <thread>
 #include <unordered_set>
 
 #include <arrow/array.h>
@@ -152,6 +156,12 @@ Result<std::shared_ptr<arrow::RecordBatch>> JoinRows(const std::shared_ptr<arrow
   ARROW_ASSIGN_OR_RAISE(auto ti, Indices(target_rows));
   ARROW_ASSIGN_OR_RAISE(auto cols, TakeColumns(target, ti));
   arrow::FieldVector fields = target_schema->fields();
+  for (size_t i = 0; i < cols.size(); ++i) {  // columns left unread are typed NULLs from here on
+    const auto& type = fields[i]->type();
+    if (cols[i]->type_id() == arrow::Type::NA && type->id() != arrow::Type::NA) {
+      ARROW_ASSIGN_OR_RAISE(cols[i], arrow::MakeArrayOfNull(type, cols[i]->length()));
+    }
+  }
   if (source_rows) {
     ARROW_ASSIGN_OR_RAISE(auto si, Indices(*source_rows));
     ARROW_ASSIGN_OR_RAISE(auto scols, TakeColumns(source, si));
@@ -280,8 +290,14 @@ class JoinTable {
     mask_ = cap - 1;
     slots_.assign(cap, 0);
     next_.assign(n, 0);
+    size_t bits = 512;
+    while (bits < 16 * n) bits <<= 1;
+    filter_mask_ = bits - 1;
+    filter_.assign(bits / 64, 0);
     for (size_t r = 0; r < n; ++r) {
       if (!keys_.valid[r]) continue;
+      size_t bit = FilterBit(keys_.hashes[r]);
+      filter_[bit >> 6] |= uint64_t{1} << (bit & 63);
       size_t i = keys_.hashes[r] & mask_;
       while (true) {
         int64_t head = slots_[i];
@@ -303,6 +319,8 @@ class JoinTable {
   void Probe(const EncodedKeys& probe, std::vector<int64_t>* probe_rows, std::vector<int64_t>* build_rows) const {
     for (size_t r = 0; r < probe.valid.size(); ++r) {
       if (!probe.valid[r]) continue;
+      size_t bit = FilterBit(probe.hashes[r]);
+      if (!((filter_[bit >> 6] >> (bit & 63)) & 1)) continue;  // no build key has this hash
       size_t i = probe.hashes[r] & mask_;
       while (true) {
         int64_t head = slots_[i];
@@ -329,7 +347,14 @@ class JoinTable {
     return probe.fixed ? probe.ints[p] == keys_.ints[b] : probe.bytes[p] == keys_.bytes[b];
   }
 
+  // A one-hash Bloom filter over the build keys (16 bits per key, ~6% false positives), small
+  // enough to stay in cache: most probe rows of a large target match nothing, and the filter
+  // turns their three cache misses in the table into one cached bit test.
+  size_t FilterBit(uint64_t hash) const { return static_cast<size_t>(hash >> 32) & filter_mask_; }
+
   EncodedKeys keys_;
+  std::vector<uint64_t> filter_;
+  size_t filter_mask_ = 0;
   size_t mask_ = 0;
   std::vector<int64_t> slots_;
   std::vector<int64_t> next_;
@@ -833,7 +858,19 @@ Result<MergeResult> MergeInto(std::shared_ptr<storage::ObjectStore> store,
   int64_t now = table::NowMs();
   std::vector<uint8_t> source_matched;
 
-  auto write_now = [&](std::vector<std::shared_ptr<arrow::RecordBatch>> batches) -> Status {
+  // What one target file contributes to the commit. Files are processed on several threads;
+  // their outcomes are applied in file order, so the commit is the same as a serial run's.
+  struct Outcome {
+    std::vector<table::Action> actions;
+    int64_t updates = 0, deletes = 0, copied = 0, files_added = 0, files_removed = 0, dvs_added = 0;
+    std::vector<int64_t> matched_source;  // source rows some target row of the file matched
+    std::vector<std::pair<std::shared_ptr<arrow::RecordBatch>, internal::ChangeType>> changes;
+    roaring::Roaring64Map changed;        // partitioned join: rows to replace after the last pass
+    int64_t live = 0;
+    bool touched = false;
+  };
+
+  auto write_now = [&](std::vector<std::shared_ptr<arrow::RecordBatch>> batches, Outcome* out) -> Status {
     std::vector<std::shared_ptr<arrow::RecordBatch>> conformed;
     for (const auto& b : batches) {
       if (b->num_rows() == 0) continue;
@@ -844,70 +881,124 @@ Result<MergeResult> MergeInto(std::shared_ptr<storage::ObjectStore> store,
     if (conformed.empty()) return Status::OK();
     ARROW_ASSIGN_OR_RAISE(auto adds, WriteDataFiles(*store, spec, conformed));
     for (auto& a : adds) {
-      commit.actions.push_back(std::move(a));
-      ++result.files_added;
+      out->actions.push_back(std::move(a));
+      ++out->files_added;
     }
     return Status::OK();
   };
 
-  // A file's live rows with their row indices (logical, in the merged schema).
-  auto read_target = [&](const AddFile& f, std::shared_ptr<arrow::Int64Array>* row_index)
-      -> Result<std::shared_ptr<arrow::RecordBatch>> {
+  // Target columns to read. Copy-on-write rewrites whole rows and the change feed records whole
+  // pre-images, so both read every column; with deletion vectors only the columns that the keys,
+  // conditions and assignments reference, and those an update keeps from the target, are read
+  // (an unconditional update of every column reads the keys alone). Unread columns are
+  // NullArray placeholders in the batches and are never evaluated or written.
+  std::vector<std::string> read_columns;  // empty: all
+  if (use_dv && !cdf.enabled() && !schema_changed) {
+    std::set<std::string> need;
+    const std::string tp = kTargetPrefix;
+    auto collect = [&](const expr::NodePtr& e) -> Status {
+      if (!e) return Status::OK();
+      return expr::RenameColumns(e, [&](const std::vector<std::string>& path) -> Result<std::vector<std::string>> {
+               if (path[0].compare(0, tp.size(), tp) == 0) need.insert(path[0].substr(tp.size()));
+               return path;
+             }).status();
+    };
+    for (const auto& k : plan.keys) ARROW_RETURN_NOT_OK(collect(k.target));
+    ARROW_RETURN_NOT_OK(collect(plan.residual));
+    for (const auto* clauses : {&plan.matched, &plan.by_source}) {
+      for (const auto& c : *clauses) {
+        ARROW_RETURN_NOT_OK(collect(c.predicate));
+        std::vector<bool> assigned(static_cast<size_t>(plan.table_schema->num_fields()), false);
+        for (const auto& [i, e] : c.assignments) {
+          ARROW_RETURN_NOT_OK(collect(e));
+          assigned[static_cast<size_t>(i)] = true;
+        }
+        if (c.kind == Kind::kMatchedDelete || c.kind == Kind::kNotMatchedBySourceDelete) continue;
+        for (int i = 0; i < plan.table_schema->num_fields(); ++i) {
+          if (!assigned[static_cast<size_t>(i)]) need.insert(plan.table_schema->field(i)->name());
+        }
+      }
+    }
+    if (!need.empty() && static_cast<int>(need.size()) < plan.table_schema->num_fields()) {
+      for (const auto& f : plan.table_schema->fields()) {
+        if (need.count(f->name())) read_columns.push_back(f->name());
+      }
+    }
+  }
+
+  // A file's live rows, batch by batch, in the merged schema, with their row indices.
+  struct TargetBatch {
+    std::shared_ptr<arrow::RecordBatch> rows;
+    std::shared_ptr<arrow::Int64Array> row_index;
+  };
+  auto read_target = [&](const AddFile& f) -> Result<std::vector<TargetBatch>> {
     exec::ScanOptions so;
     so.with_row_ids = true;
+    so.columns = read_columns;
     ARROW_ASSIGN_OR_RAISE(auto batches, exec::ReadFile(*snap, f, so));
-    if (batches.empty()) return nullptr;
-    ARROW_ASSIGN_OR_RAISE(auto whole, arrow::Table::FromRecordBatches(batches));
-    ARROW_ASSIGN_OR_RAISE(auto file_batch, whole->CombineChunksToBatch());
-    *row_index = std::static_pointer_cast<arrow::Int64Array>(file_batch->GetColumnByName(exec::kRowIndexColumn));
-    for (const char* c : {exec::kRowIndexColumn, exec::kFilePathColumn}) {
-      ARROW_ASSIGN_OR_RAISE(file_batch, file_batch->RemoveColumn(file_batch->schema()->GetFieldIndex(c)));
+    std::vector<TargetBatch> out;
+    for (auto& b : batches) {
+      if (b->num_rows() == 0) continue;
+      TargetBatch tb;
+      tb.row_index = std::static_pointer_cast<arrow::Int64Array>(b->GetColumnByName(exec::kRowIndexColumn));
+      if (read_columns.empty()) {
+        for (const char* c : {exec::kRowIndexColumn, exec::kFilePathColumn}) {
+          ARROW_ASSIGN_OR_RAISE(b, b->RemoveColumn(b->schema()->GetFieldIndex(c)));
+        }
+        if (schema_changed) {
+          ARROW_ASSIGN_OR_RAISE(b, internal::ConformBatch(*b, plan.table_schema));
+        }
+        tb.rows = std::move(b);
+      } else {
+        arrow::ArrayVector cols;
+        for (const auto& field : plan.table_schema->fields()) {
+          auto col = b->GetColumnByName(field->name());
+          cols.push_back(col ? col : std::make_shared<arrow::NullArray>(b->num_rows()));
+        }
+        tb.rows = arrow::RecordBatch::Make(plan.table_schema, b->num_rows(), std::move(cols));
+      }
+      out.push_back(std::move(tb));
     }
-    if (schema_changed) {
-      ARROW_ASSIGN_OR_RAISE(file_batch, internal::ConformBatch(*file_batch, plan.table_schema));
-    }
-    return file_batch;
+    return out;
   };
   // Replaces a changed file: a deletion vector marking its changed rows, or (copy-on-write) a
   // rewrite of its unchanged rows (`kept`, or re-read when `reread`) written with `more`.
   auto finalize = [&](const AddFile& f, const roaring::Roaring64Map& changed, int64_t live,
-                      std::shared_ptr<arrow::RecordBatch> kept, bool reread,
-                      std::vector<std::shared_ptr<arrow::RecordBatch>> more) -> Status {
-    commit.actions.push_back(table::RemoveFor(f, now));
+                      std::vector<std::shared_ptr<arrow::RecordBatch>> kept, bool reread,
+                      std::vector<std::shared_ptr<arrow::RecordBatch>> more, Outcome* out) -> Status {
+    out->actions.push_back(table::RemoveFor(f, now));
     if (use_dv) {
-      ARROW_RETURN_NOT_OK(write_now(std::move(more)));
+      ARROW_RETURN_NOT_OK(write_now(std::move(more), out));
       if (static_cast<int64_t>(changed.cardinality()) >= live) {
-        ++result.files_removed;
+        ++out->files_removed;
         return Status::OK();
       }
       ARROW_ASSIGN_OR_RAISE(auto kept_file, internal::MarkRowsDeleted(f, changed, *store, now));
-      commit.actions.push_back(std::move(kept_file));
-      ++result.deletion_vectors_added;
+      out->actions.push_back(std::move(kept_file));
+      ++out->dvs_added;
       return Status::OK();
     }
-    ++result.files_removed;
+    ++out->files_removed;
     if (reread) {
-      std::shared_ptr<arrow::Int64Array> idx;
-      ARROW_ASSIGN_OR_RAISE(auto rows, read_target(f, &idx));
-      std::vector<int64_t> keep;
-      for (int64_t t = 0; rows && t < rows->num_rows(); ++t) {
-        if (!changed.contains(static_cast<uint64_t>(idx->Value(t)))) keep.push_back(t);
-      }
-      if (!keep.empty()) {
-        ARROW_ASSIGN_OR_RAISE(kept, TakeRows(rows, keep));
+      ARROW_ASSIGN_OR_RAISE(auto batches, read_target(f));
+      for (const auto& tb : batches) {
+        std::vector<int64_t> keep;
+        for (int64_t t = 0; t < tb.rows->num_rows(); ++t) {
+          if (!changed.contains(static_cast<uint64_t>(tb.row_index->Value(t)))) keep.push_back(t);
+        }
+        if (static_cast<int64_t>(keep.size()) == tb.rows->num_rows()) {
+          kept.push_back(tb.rows);
+        } else if (!keep.empty()) {
+          ARROW_ASSIGN_OR_RAISE(auto k, TakeRows(tb.rows, keep));
+          kept.push_back(std::move(k));
+        }
       }
     }
-    if (kept) {
-      result.rows_copied += kept->num_rows();
-      more.insert(more.begin(), kept);
-    }
-    return write_now(std::move(more));
+    for (const auto& k : kept) out->copied += k->num_rows();
+    more.insert(more.begin(), kept.begin(), kept.end());
+    return write_now(std::move(more), out);
   };
-  struct Touched {
-    roaring::Roaring64Map changed;
-    int64_t live = 0;
-  };
-  std::map<size_t, Touched> touched;  // partitioned join: files to finalize after every pass
+  std::map<size_t, Outcome> touched;  // partitioned join: files to finalize after every pass
   std::vector<const AddFile*> candidates;
   for (const auto& f : snap->files()) {
     ARROW_ASSIGN_OR_RAISE(bool may, file_may_match(f));
@@ -919,20 +1010,20 @@ Result<MergeResult> MergeInto(std::shared_ptr<storage::ObjectStore> store,
     }
   }
 
-  for (int pass = 0; pass < passes; ++pass) {
-    if (spill) {
-      ARROW_ASSIGN_OR_RAISE(auto part, spill->Read(pass));
-      ARROW_RETURN_NOT_OK(build(part, /*with_ranges=*/false));  // ranges came from spilling
-    }
+  // One target file in one pass: probe its rows, decide each (unchanged, deleted, updated), and
+  // write its replacement. Reads only shared state that the passes do not change meanwhile.
+  auto process_file = [&](size_t fi, int pass) -> Result<Outcome> {
+    const AddFile& f = *candidates[fi];
+    Outcome out;
+    ARROW_ASSIGN_OR_RAISE(auto batches, read_target(f));
     const int64_t ns = source_rows->num_rows();
-    source_matched.assign(static_cast<size_t>(ns), 0);
-
-    for (size_t fi = 0; fi < candidates.size(); ++fi) {
-      const AddFile& f = *candidates[fi];
-      std::shared_ptr<arrow::Int64Array> row_index;
-      ARROW_ASSIGN_OR_RAISE(auto file_batch, read_target(f, &row_index));
-      if (!file_batch) continue;
-      const int64_t file_live = file_batch->num_rows();
+    std::vector<std::shared_ptr<arrow::RecordBatch>> kept, updated;
+    roaring::Roaring64Map changed_rows;
+    for (auto& tbatch : batches) {
+      auto file_batch = tbatch.rows;
+      auto row_index = tbatch.row_index;
+      out.live += file_batch->num_rows();
+      const int64_t batch_live = file_batch->num_rows();
       auto target_rows = RecordBatchWithSchema(file_batch, plan.target_joined);
       std::optional<EncodedKeys> tenc;
       if (join) {
@@ -941,11 +1032,11 @@ Result<MergeResult> MergeInto(std::shared_ptr<storage::ObjectStore> store,
           ARROW_ASSIGN_OR_RAISE(auto arr, expr::Evaluate(k.target, target_rows));
           tkeys.push_back(arr);
         }
-        ARROW_ASSIGN_OR_RAISE(tenc, EncodeKeys(tkeys, file_live, plan.fixed_keys));
+        ARROW_ASSIGN_OR_RAISE(tenc, EncodeKeys(tkeys, batch_live, plan.fixed_keys));
       }
       if (passes > 1) {  // this pass sees the target rows of its partition only
         std::vector<int64_t> mine;
-        for (int64_t t = 0; t < file_live; ++t) {
+        for (int64_t t = 0; t < batch_live; ++t) {
           if (partition_of(*tenc, static_cast<size_t>(t)) == pass) mine.push_back(t);
         }
         if (mine.empty()) continue;
@@ -1000,8 +1091,8 @@ Result<MergeResult> MergeInto(std::shared_ptr<storage::ObjectStore> store,
         }
       }
       std::vector<int32_t> match_count(static_cast<size_t>(nt), 0);
+      out.matched_source.insert(out.matched_source.end(), ps.begin(), ps.end());
       for (size_t i = 0; i < pt.size(); ++i) {
-        source_matched[static_cast<size_t>(ps[i])] = 1;
         if (++match_count[static_cast<size_t>(pt[i])] > 1 && plan.check_duplicates) {
           std::string key;
           for (const auto& k : plan.keys) {
@@ -1018,9 +1109,6 @@ Result<MergeResult> MergeInto(std::shared_ptr<storage::ObjectStore> store,
 
       // Decide every target row: unchanged, deleted, or replaced by an updated row.
       std::vector<uint8_t> changed(static_cast<size_t>(nt), 0);
-      std::vector<std::shared_ptr<arrow::RecordBatch>> updated;
-      std::vector<std::shared_ptr<arrow::RecordBatch>> preimages;
-      int64_t file_updates = 0, file_deletes = 0;
       if (pairs && pairs->num_rows() > 0 && !plan.matched.empty()) {
         ARROW_ASSIGN_OR_RAISE(auto chosen, ChooseClauses(plan.matched, pairs));
         for (size_t c = 0; c < plan.matched.size(); ++c) {
@@ -1033,27 +1121,23 @@ Result<MergeResult> MergeInto(std::shared_ptr<storage::ObjectStore> store,
             if (!changed[t]) trows.push_back(static_cast<int64_t>(t));
             changed[t] = 1;
           }
+          std::shared_ptr<arrow::RecordBatch> pre;
           if (cdf.enabled()) {
-            ARROW_ASSIGN_OR_RAISE(auto pre, TakeRows(file_batch, trows));
-            preimages.push_back(pre);
+            ARROW_ASSIGN_OR_RAISE(pre, TakeRows(file_batch, trows));
           }
           if (plan.matched[c].kind == Kind::kMatchedDelete) {
-            file_deletes += static_cast<int64_t>(trows.size());
-            if (cdf.enabled()) {
-              cdf.Add(preimages.back(), internal::ChangeType::kDelete);
-              preimages.pop_back();
-            }
+            out.deletes += static_cast<int64_t>(trows.size());
+            if (pre) out.changes.emplace_back(pre, internal::ChangeType::kDelete);
             continue;
           }
           ARROW_ASSIGN_OR_RAISE(auto sub, TakeRows(pairs, rows));
-          ARROW_ASSIGN_OR_RAISE(auto out, ClauseOutput(plan, plan.matched[c], sub));
-          file_updates += out->num_rows();
-          if (cdf.enabled()) {
-            cdf.Add(preimages.back(), internal::ChangeType::kUpdatePreimage);
-            cdf.Add(out, internal::ChangeType::kUpdatePostimage);
-            preimages.pop_back();
+          ARROW_ASSIGN_OR_RAISE(auto upd, ClauseOutput(plan, plan.matched[c], sub));
+          out.updates += upd->num_rows();
+          if (pre) {
+            out.changes.emplace_back(pre, internal::ChangeType::kUpdatePreimage);
+            out.changes.emplace_back(upd, internal::ChangeType::kUpdatePostimage);
           }
-          updated.push_back(out);
+          updated.push_back(upd);
         }
       }
       if (!plan.by_source.empty()) {
@@ -1077,46 +1161,106 @@ Result<MergeResult> MergeInto(std::shared_ptr<storage::ObjectStore> store,
               ARROW_ASSIGN_OR_RAISE(pre, TakeRows(file_batch, trows));
             }
             if (plan.by_source[c].kind == Kind::kNotMatchedBySourceDelete) {
-              file_deletes += static_cast<int64_t>(sel.size());
-              if (pre) cdf.Add(pre, internal::ChangeType::kDelete);
+              out.deletes += static_cast<int64_t>(sel.size());
+              if (pre) out.changes.emplace_back(pre, internal::ChangeType::kDelete);
               continue;
             }
             ARROW_ASSIGN_OR_RAISE(auto sub, TakeRows(rows, sel));
-            ARROW_ASSIGN_OR_RAISE(auto out, ClauseOutput(plan, plan.by_source[c], sub));
-            file_updates += out->num_rows();
+            ARROW_ASSIGN_OR_RAISE(auto upd, ClauseOutput(plan, plan.by_source[c], sub));
+            out.updates += upd->num_rows();
             if (pre) {
-              cdf.Add(pre, internal::ChangeType::kUpdatePreimage);
-              cdf.Add(out, internal::ChangeType::kUpdatePostimage);
+              out.changes.emplace_back(pre, internal::ChangeType::kUpdatePreimage);
+              out.changes.emplace_back(upd, internal::ChangeType::kUpdatePostimage);
             }
-            updated.push_back(out);
+            updated.push_back(upd);
           }
         }
       }
-      if (file_updates == 0 && file_deletes == 0) continue;  // the file is untouched
-      result.rows_updated += file_updates;
-      result.rows_deleted += file_deletes;
-      roaring::Roaring64Map changed_rows;
       std::vector<int64_t> keep;
+      int64_t nchanged = 0;
       for (int64_t t = 0; t < nt; ++t) {
         if (changed[static_cast<size_t>(t)]) {
           changed_rows.add(static_cast<uint64_t>(row_index->Value(t)));
+          ++nchanged;
         } else {
           keep.push_back(t);
         }
       }
-      if (passes > 1) {  // updated rows are new rows; the file itself is replaced after every pass
-        ARROW_RETURN_NOT_OK(write_now(std::move(updated)));
-        auto& tf = touched[fi];
-        tf.changed |= changed_rows;
-        tf.live = file_live;
+      if (!use_dv && passes == 1) {  // copy-on-write keeps the unchanged rows, in case the file changes
+        if (nchanged == 0) {
+          kept.push_back(file_batch);
+        } else if (!keep.empty()) {
+          ARROW_ASSIGN_OR_RAISE(auto k, TakeRows(file_batch, keep));
+          kept.push_back(std::move(k));
+        }
+      }
+    }
+    if (out.updates == 0 && out.deletes == 0) {  // the file is untouched
+      out.changes.clear();
+      return out;
+    }
+    out.touched = true;
+    if (passes > 1) {  // updated rows are new rows; the file itself is replaced after every pass
+      ARROW_RETURN_NOT_OK(write_now(std::move(updated), &out));
+      out.changed = std::move(changed_rows);
+      return out;
+    }
+    ARROW_RETURN_NOT_OK(finalize(f, changed_rows, out.live, std::move(kept), false, std::move(updated), &out));
+    return out;
+  };
+
+  auto apply = [&](Outcome& o) {
+    for (auto& a : o.actions) commit.actions.push_back(std::move(a));
+    result.rows_updated += o.updates;
+    result.rows_deleted += o.deletes;
+    result.rows_copied += o.copied;
+    result.files_added += o.files_added;
+    result.files_removed += o.files_removed;
+    result.deletion_vectors_added += o.dvs_added;
+    for (int64_t s : o.matched_source) source_matched[static_cast<size_t>(s)] = 1;
+    for (auto& [rows, type] : o.changes) cdf.Add(std::move(rows), type);
+  };
+
+  // Files run on up to `workers` threads, started in file order and applied in file order; on
+  // an error the files already started finish and the first error (in file order) is returned.
+  const size_t workers = std::max<size_t>(1, std::min<size_t>(std::thread::hardware_concurrency(), 4));
+  for (int pass = 0; pass < passes; ++pass) {
+    if (spill) {
+      ARROW_ASSIGN_OR_RAISE(auto part, spill->Read(pass));
+      ARROW_RETURN_NOT_OK(build(part, /*with_ranges=*/false));  // ranges came from spilling
+    }
+    const int64_t ns = source_rows->num_rows();
+    source_matched.assign(static_cast<size_t>(ns), 0);
+
+    std::deque<std::future<Result<Outcome>>> running;
+    Status first_error;
+    size_t next = 0;
+    std::deque<size_t> running_fi;
+    while (!running.empty() || (first_error.ok() && next < candidates.size())) {
+      while (first_error.ok() && next < candidates.size() && running.size() < workers) {
+        size_t fi = next++;
+        running_fi.push_back(fi);
+        running.push_back(std::async(std::launch::async, [&process_file, fi, pass] { return process_file(fi, pass); }));
+      }
+      if (running.empty()) break;
+      auto r = running.front().get();
+      size_t fi = running_fi.front();
+      running.pop_front();
+      running_fi.pop_front();
+      if (!first_error.ok()) continue;
+      if (!r.ok()) {
+        first_error = r.status();
         continue;
       }
-      std::shared_ptr<arrow::RecordBatch> kept;
-      if (!use_dv && !keep.empty()) {
-        ARROW_ASSIGN_OR_RAISE(kept, TakeRows(file_batch, keep));
+      Outcome& o = *r;
+      if (passes > 1 && o.touched) {
+        auto& t = touched[fi];
+        t.changed |= o.changed;
+        t.live = o.live;
       }
-      ARROW_RETURN_NOT_OK(finalize(f, changed_rows, file_live, kept, false, std::move(updated)));
+      apply(o);
     }
+    ARROW_RETURN_NOT_OK(first_error);
 
     // Source rows that matched nothing: WHEN NOT MATCHED clauses.
     if (!plan.not_matched.empty()) {
@@ -1128,6 +1272,7 @@ Result<MergeResult> MergeInto(std::shared_ptr<storage::ObjectStore> store,
         ARROW_ASSIGN_OR_RAISE(auto rows, TakeRows(source_rows, unmatched));
         ARROW_ASSIGN_OR_RAISE(auto chosen, ChooseClauses(plan.not_matched, rows));
         std::vector<std::shared_ptr<arrow::RecordBatch>> inserts;
+        Outcome ins;
         for (size_t c = 0; c < plan.not_matched.size(); ++c) {
           auto sel = RowsOf(chosen, static_cast<int>(c));
           if (sel.empty()) continue;
@@ -1137,12 +1282,15 @@ Result<MergeResult> MergeInto(std::shared_ptr<storage::ObjectStore> store,
           if (cdf.enabled()) cdf.Add(out, internal::ChangeType::kInsert);
           inserts.push_back(out);
         }
-        ARROW_RETURN_NOT_OK(write_now(std::move(inserts)));
+        ARROW_RETURN_NOT_OK(write_now(std::move(inserts), &ins));
+        apply(ins);
       }
     }
   }  // passes
-  for (const auto& [fi, tf] : touched) {
-    ARROW_RETURN_NOT_OK(finalize(*candidates[fi], tf.changed, tf.live, nullptr, !use_dv, {}));
+  for (auto& [fi, tf] : touched) {
+    Outcome o;
+    ARROW_RETURN_NOT_OK(finalize(*candidates[fi], tf.changed, tf.live, {}, !use_dv, {}, &o));
+    apply(o);
   }
 
   if (commit.actions.empty()) {
