@@ -1,4 +1,5 @@
 #include "strata/ops/delete.h"
+#include "strata/ops/validator.h"
 
 #include <algorithm>
 
@@ -174,6 +175,12 @@ Result<DmlResult> Run(std::shared_ptr<storage::ObjectStore> store, const std::st
 
   DmlResult result;
   internal::ChangeData cdf(*snap);
+  // The new images of updated rows go through the table's validator before the commit.
+  std::shared_ptr<PreCommitValidator> validator;
+  if (is_update) {
+    ARROW_ASSIGN_OR_RAISE(validator, ValidatorFor(store, *snap));
+  }
+  std::vector<std::shared_ptr<arrow::RecordBatch>> new_images;
   table::Commit commit;
   commit.read_snapshot = snap;
   commit.operation = op;
@@ -270,6 +277,7 @@ Result<DmlResult> Run(std::shared_ptr<storage::ObjectStore> store, const std::st
           ARROW_ASSIGN_OR_RAISE(auto data, DropRowIds(batches[i]));
           ARROW_ASSIGN_OR_RAISE(auto sel, arrow::compute::Filter(data, masks[i]));
           ARROW_ASSIGN_OR_RAISE(auto updated, ApplySet(sel.record_batch(), set));
+          if (validator) new_images.push_back(updated);
           to_write.push_back(updated);
         }
       }
@@ -290,6 +298,10 @@ Result<DmlResult> Run(std::shared_ptr<storage::ObjectStore> store, const std::st
           cols.push_back(chosen.make_array());
         }
         to_write.push_back(arrow::RecordBatch::Make(data->schema(), data->num_rows(), cols));
+        if (validator) {
+          ARROW_ASSIGN_OR_RAISE(auto images, arrow::compute::Filter(to_write.back(), masks[i]));
+          new_images.push_back(images.record_batch());
+        }
       } else {
         ARROW_ASSIGN_OR_RAISE(auto keep, arrow::compute::Invert(masks[i]));
         ARROW_ASSIGN_OR_RAISE(auto sel, arrow::compute::Filter(data, keep));
@@ -306,6 +318,16 @@ Result<DmlResult> Run(std::shared_ptr<storage::ObjectStore> store, const std::st
     ARROW_ASSIGN_OR_RAISE(auto c, internal::ConformBatch(*b, snap->schema()));
     ARROW_RETURN_NOT_OK(internal::RunChecks(checks, c));
     conformed.push_back(c);
+  }
+  Verdict verdict;
+  if (validator) {
+    std::vector<std::shared_ptr<arrow::RecordBatch>> images;
+    for (const auto& b : new_images) {
+      ARROW_ASSIGN_OR_RAISE(auto c, internal::ConformBatch(*b, snap->schema()));
+      images.push_back(std::move(c));
+    }
+    ARROW_ASSIGN_OR_RAISE(verdict, validator->Validate({op, std::move(images), /*may_quarantine=*/false}));
+    if (!verdict.commit_info_json.empty()) commit.extra_commit_info["strataQuality"] = verdict.commit_info_json;
   }
   ARROW_ASSIGN_OR_RAISE(auto adds, WriteDataFiles(*store, spec, conformed));
   for (auto& a : adds) {
@@ -324,6 +346,7 @@ Result<DmlResult> Run(std::shared_ptr<storage::ObjectStore> store, const std::st
     commit.operation_metrics["numDeletedRows"] = std::to_string(result.rows_deleted);
   }
   ARROW_ASSIGN_OR_RAISE(result.version, table::CommitToTable(store, std::move(commit), options.commit));
+  if (verdict.after_commit) ARROW_RETURN_NOT_OK(verdict.after_commit(result.version));
   return result;
 }
 

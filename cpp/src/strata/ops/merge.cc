@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <deque>
 #include <functional>
+#include <mutex>
 #include <future>
 #include <set>
 #include <thread>
@@ -28,6 +29,7 @@
 #include "strata/exec/scan.h"
 #include "strata/expr/expr.h"
 #include "strata/ops/change_data.h"
+#include "strata/ops/validator.h"
 #include "strata/ops/write.h"
 #include "strata/ops/write_internal.h"
 #include "strata/table/deletion_vector.h"
@@ -870,15 +872,28 @@ Result<MergeResult> MergeInto(std::shared_ptr<storage::ObjectStore> store,
     bool touched = false;
   };
 
-  auto write_now = [&](std::vector<std::shared_ptr<arrow::RecordBatch>> batches, Outcome* out) -> Status {
-    std::vector<std::shared_ptr<arrow::RecordBatch>> conformed;
-    for (const auto& b : batches) {
+  ARROW_ASSIGN_OR_RAISE(auto validator, ValidatorFor(store, *snap));
+  std::mutex new_rows_mu;
+  std::vector<std::shared_ptr<arrow::RecordBatch>> new_rows;
+  // Writes `batches`, of which the first `copies` are unchanged rows copied from a rewritten
+  // file; the others are new (updates' new images, inserts) and are kept for the validator,
+  // which sees all of them before the commit (files written meanwhile are not yet published).
+  auto write_now = [&](std::vector<std::shared_ptr<arrow::RecordBatch>> batches, Outcome* out,
+                       size_t copies = 0) -> Status {
+    std::vector<std::shared_ptr<arrow::RecordBatch>> conformed, fresh;
+    for (size_t i = 0; i < batches.size(); ++i) {
+      const auto& b = batches[i];
       if (b->num_rows() == 0) continue;
       ARROW_ASSIGN_OR_RAISE(auto c, internal::ConformBatch(*b, plan.table_schema));
       ARROW_RETURN_NOT_OK(internal::RunChecks(checks, c));
+      if (validator && i >= copies) fresh.push_back(c);
       conformed.push_back(std::move(c));
     }
     if (conformed.empty()) return Status::OK();
+    if (!fresh.empty()) {
+      std::lock_guard<std::mutex> lock(new_rows_mu);
+      new_rows.insert(new_rows.end(), fresh.begin(), fresh.end());
+    }
     ARROW_ASSIGN_OR_RAISE(auto adds, WriteDataFiles(*store, spec, conformed));
     for (auto& a : adds) {
       out->actions.push_back(std::move(a));
@@ -995,8 +1010,9 @@ Result<MergeResult> MergeInto(std::shared_ptr<storage::ObjectStore> store,
       }
     }
     for (const auto& k : kept) out->copied += k->num_rows();
+    size_t copies = kept.size();
     more.insert(more.begin(), kept.begin(), kept.end());
-    return write_now(std::move(more), out);
+    return write_now(std::move(more), out, copies);
   };
   std::map<size_t, Outcome> touched;  // partitioned join: files to finalize after every pass
   std::vector<const AddFile*> candidates;
@@ -1349,7 +1365,13 @@ Result<MergeResult> MergeInto(std::shared_ptr<storage::ObjectStore> store,
   m["numTargetFilesSkipped"] = std::to_string(result.files_skipped);
   m["numTargetDeletionVectorsAdded"] = std::to_string(result.deletion_vectors_added);
   m["executionTimeMs"] = std::to_string(result.execution_time_ms);
+  Verdict verdict;
+  if (validator) {
+    ARROW_ASSIGN_OR_RAISE(verdict, validator->Validate({"MERGE", std::move(new_rows), /*may_quarantine=*/false}));
+    if (!verdict.commit_info_json.empty()) commit.extra_commit_info["strataQuality"] = verdict.commit_info_json;
+  }
   ARROW_ASSIGN_OR_RAISE(result.version, table::CommitToTable(store, std::move(commit), options.commit));
+  if (verdict.after_commit) ARROW_RETURN_NOT_OK(verdict.after_commit(result.version));
   return result;
 }
 

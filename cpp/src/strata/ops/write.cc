@@ -1,4 +1,5 @@
 #include "strata/ops/write.h"
+#include "strata/ops/validator.h"
 
 #include <algorithm>
 #include <set>
@@ -812,10 +813,13 @@ Result<WriteResult> WriteTable(std::shared_ptr<storage::ObjectStore> store,
                      options.replace_where, "'");
       }
     }
-    if (options.validator) ARROW_RETURN_NOT_OK(options.validator(*conformed));
-    result.rows_written += conformed->num_rows();
     batches.push_back(std::move(conformed));
   }
+  // Write-audit-publish: the table's validator sees every row before anything is written.
+  ARROW_ASSIGN_OR_RAISE(auto verdict, ValidatePending(store, snap.get(), {"WRITE", std::move(batches), true}));
+  batches = std::move(verdict.publish);
+  for (const auto& b : batches) result.rows_written += b->num_rows();
+  result.rows_quarantined = verdict.quarantined_rows;
 
   FileWriteSpec spec;
   spec.table_schema = table_schema;
@@ -880,7 +884,9 @@ Result<WriteResult> WriteTable(std::shared_ptr<storage::ObjectStore> store,
   commit.operation_metrics["numOutputRows"] = std::to_string(result.rows_written);
   commit.operation_metrics["numOutputBytes"] = std::to_string(result.bytes_written);
   commit.operation_metrics["numRemovedFiles"] = std::to_string(result.files_removed);
+  if (!verdict.commit_info_json.empty()) commit.extra_commit_info["strataQuality"] = verdict.commit_info_json;
   ARROW_ASSIGN_OR_RAISE(result.version, table::CommitToTable(store, std::move(commit), options.commit));
+  if (verdict.after_commit) ARROW_RETURN_NOT_OK(verdict.after_commit(result.version));
   return result;
 }
 

@@ -2,8 +2,8 @@
 /// The write operation: create, append, overwrite and overwrite-where of a table from a stream
 /// of Arrow batches. Enforces the schema (or evolves it), the table's constraints, invariants and
 /// generated columns, partitions rows Hive-style, writes Parquet files with statistics and
-/// commits them through the table committer. Knows nothing of features, quality or Kafka; a
-/// pre-commit validator (set by higher layers) may veto a batch.
+/// commits them through the table committer. Knows nothing of features, quality or Kafka; the
+/// table's pre-commit validator (validator.h, installed by higher layers) sees the rows first.
 #pragma once
 
 #include <functional>
@@ -26,10 +26,6 @@ enum class WriteMode { kAppend, kOverwrite, kErrorIfExists, kIgnore };
 Result<WriteMode> ParseWriteMode(const std::string& mode);
 Result<table::SchemaMode> ParseSchemaMode(const std::string& mode);
 
-/// Called with each batch (in the table's schema) before it is written; a non-OK status aborts
-/// the write and nothing is committed. The data-contract layer implements this.
-using PreCommitValidator = std::function<Status(const arrow::RecordBatch&)>;
-
 struct WriteOptions {
   WriteMode mode = WriteMode::kAppend;
   std::vector<std::string> partition_by;
@@ -47,7 +43,6 @@ struct WriteOptions {
   std::string compression = "snappy";
   /// Set application transaction (exactly-once writers): txn action with this app id/version.
   std::optional<std::pair<std::string, int64_t>> txn;
-  PreCommitValidator validator;
   table::CommitOptions commit;
 };
 
@@ -56,6 +51,7 @@ struct WriteResult {
   int64_t files_added = 0;
   int64_t files_removed = 0;
   int64_t rows_written = 0;
+  int64_t rows_quarantined = 0;  ///< rows the table's validator kept out (quarantine)
   int64_t bytes_written = 0;
 };
 

@@ -32,6 +32,7 @@ std::string BuildCommitInfo(const Commit& c, int64_t now, std::optional<int64_t>
   w.Key("operationMetrics").BeginObject();
   for (const auto& [k, v] : c.operation_metrics) w.Key(k).String(v);
   w.EndObject();
+  for (const auto& [k, v] : c.extra_commit_info) w.Key(k).Raw(v);
   w.Key("engineInfo").String(kEngineInfo);
   w.Key("txnId").String(NewUuid());
   w.EndObject();

@@ -39,6 +39,8 @@ struct Commit {
   /// Free-form operation parameters and metrics for commitInfo (values are JSON text).
   std::map<std::string, std::string> operation_parameters;
   std::map<std::string, std::string> operation_metrics;
+  /// More top-level commitInfo fields, values as JSON text (e.g. "strataQuality": {...}).
+  std::map<std::string, std::string> extra_commit_info;
   /// What the operation read: nothing (blind append), everything, or rows matching a predicate.
   enum class ReadScope { kNothing, kAll, kPredicate };
   ReadScope read_scope = ReadScope::kNothing;
