@@ -176,7 +176,10 @@ Result<OptimizeResult> OptimizeTable(std::shared_ptr<storage::ObjectStore> store
   auto compact = [&](const Bin& bin) -> Result<std::vector<AddFile>> {
     // Small files cost more to open than to read: several are read at once.
     constexpr size_t kReadsInFlight = 8;
+    // Without Z-order, rows stream from the read files into the writer (memory: a few files'
+    // rows and the open row groups); Z-order sorts the whole bin, so it collects the rows first.
     std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
+    DataFileWriter writer(*store, spec);
     for (size_t start = 0; start < bin.files.size(); start += kReadsInFlight) {
       std::vector<std::future<Result<std::vector<std::shared_ptr<arrow::RecordBatch>>>>> reads;
       for (size_t i = start; i < std::min(bin.files.size(), start + kReadsInFlight); ++i) {
@@ -197,10 +200,17 @@ Result<OptimizeResult> OptimizeTable(std::shared_ptr<storage::ObjectStore> store
           if (first.ok()) first = got.status();
           continue;
         }
-        for (auto& b : *got) batches.push_back(std::move(b));
+        for (auto& b : *got) {
+          if (zorder) {
+            batches.push_back(std::move(b));
+          } else if (first.ok()) {
+            first = writer.Write(b);
+          }
+        }
       }
       ARROW_RETURN_NOT_OK(first);
     }
+    if (!zorder) return writer.Finish();
     if (zorder && !batches.empty()) {
       ARROW_ASSIGN_OR_RAISE(auto table, arrow::Table::FromRecordBatches(batches));
       ARROW_ASSIGN_OR_RAISE(auto all, table->CombineChunksToBatch());

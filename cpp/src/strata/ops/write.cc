@@ -467,17 +467,17 @@ std::string CodecSuffix(parquet::Compression::type c) {
 class FileSink {
  public:
   Status Open(storage::ObjectStore& store, const FileWriteSpec& spec, const std::shared_ptr<arrow::Schema>& physical,
-              const std::string& dir, int index, int64_t row_group_rows) {
+              const std::string& dir, int index, int64_t row_group_rows, const std::vector<std::string>& plain) {
     auto codec = CodecFor(spec.compression);
     rel_path_ = spec.dir_prefix + dir + spec.file_prefix + std::string(5 - std::min<size_t>(5, std::to_string(index).size()), '0') +
                 std::to_string(index) + "-" + table::NewUuid() + "-c000" + CodecSuffix(codec) + ".parquet";
     std::string full = store.FsPath(rel_path_);
     ARROW_RETURN_NOT_OK(store.filesystem()->CreateDir(full.substr(0, full.rfind('/')), /*recursive=*/true));
     ARROW_ASSIGN_OR_RAISE(out_, store.filesystem()->OpenOutputStream(full));
-    auto props = parquet::WriterProperties::Builder()
-                     .compression(codec)
-                     ->max_row_group_length(row_group_rows)
-                     ->build();
+    parquet::WriterProperties::Builder builder;
+    builder.compression(codec)->max_row_group_length(row_group_rows);
+    for (const auto& c : plain) builder.disable_dictionary(c);
+    auto props = builder.build();
     auto arrow_props = parquet::ArrowWriterProperties::Builder()
                            .set_use_threads(true)
                            ->store_schema()
@@ -518,6 +518,29 @@ class FileSink {
   std::shared_ptr<arrow::Schema> physical_;
   int64_t rows_ = 0;
 };
+
+/// Top-level columns whose values are mostly distinct in a sample of `batch`: the Parquet writer
+/// would build a dictionary for each of their pages only to abandon it (its fallback to plain
+/// encoding happens once the dictionary outgrows its limit), which costs more than the encoding
+/// itself; they are written plain from the start. Columns with repeats keep dictionaries.
+std::vector<std::string> MostlyDistinctColumns(const arrow::RecordBatch& batch) {
+  constexpr int64_t kSample = 16384;
+  std::vector<std::string> out;
+  auto sample = batch.Slice(0, std::min<int64_t>(kSample, batch.num_rows()));
+  for (int i = 0; i < sample->num_columns(); ++i) {
+    const auto& col = sample->column(i);
+    auto id = col->type_id();
+    bool primitive = arrow::is_integer(id) || arrow::is_floating(id) || arrow::is_base_binary_like(id) ||
+                     id == arrow::Type::TIMESTAMP || arrow::is_decimal(id);
+    int64_t values = col->length() - col->null_count();
+    if (!primitive || values < 1024) continue;
+    auto distinct = arrow::compute::CallFunction("count_distinct", {col});
+    if (!distinct.ok()) continue;
+    int64_t n = std::static_pointer_cast<arrow::Int64Scalar>(distinct->scalar())->value;
+    if (n * 2 > values) out.push_back(sample->schema()->field(i)->name());
+  }
+  return out;
+}
 
 /// Splits a batch by partition values: (values, rows) per distinct key.
 Result<std::vector<std::pair<table::PartitionValues, std::shared_ptr<arrow::RecordBatch>>>> SplitByPartition(
@@ -575,31 +598,23 @@ Result<std::shared_ptr<arrow::BooleanArray>> EvaluatePredicate(const expr::NodeP
 
 }  // namespace internal
 
-Result<std::vector<AddFile>> WriteDataFiles(storage::ObjectStore& store, const FileWriteSpec& spec,
-                                            const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches) {
-  // Physical schema: data columns only (partition values live in the log), physical names.
-  std::vector<int> data_cols;
-  arrow::FieldVector physical_fields;
-  for (int i = 0; i < spec.table_schema->num_fields(); ++i) {
-    const auto& f = spec.table_schema->field(i);
-    if (std::find(spec.partition_columns.begin(), spec.partition_columns.end(), f->name()) !=
-        spec.partition_columns.end()) {
-      continue;
-    }
-    data_cols.push_back(i);
-    physical_fields.push_back(PhysicalField(f, spec.mapping));
-  }
-  auto physical = arrow::schema(physical_fields);
+struct DataFileWriter::Impl {
   struct Open {
     std::unique_ptr<FileSink> sink;
     table::PartitionValues pv;
     std::string dir;
   };
+  storage::ObjectStore* store;
+  FileWriteSpec spec;
+  std::vector<int> data_cols;
+  std::shared_ptr<arrow::Schema> physical;
   std::unordered_map<std::string, Open> open;
   std::vector<AddFile> adds;
   double est_bytes_per_row = -1;
   int file_index = 0;
-  for (const auto& batch : batches) {
+  std::optional<std::vector<std::string>> plain;  // decided from the first rows
+
+  Status Write(const std::shared_ptr<arrow::RecordBatch>& batch) {
     ARROW_ASSIGN_OR_RAISE(auto parts, SplitByPartition(batch, spec));
     for (auto& [pv, part] : parts) {
       std::vector<std::string> phys_partition_cols;
@@ -624,11 +639,12 @@ Result<std::vector<AddFile>> WriteDataFiles(storage::ObjectStore& store, const F
             static_cast<int64_t>(static_cast<double>(spec.target_file_size) / 4.0 / est_bytes_per_row), 1024,
             spec.row_group_rows);
       };
+      if (!plain) plain = MostlyDistinctColumns(*phys_batch);
       if (!slot.sink) {
         slot.sink = std::make_unique<FileSink>();
         slot.pv = pv;
         slot.dir = dir;
-        ARROW_RETURN_NOT_OK(slot.sink->Open(store, spec, physical, dir, file_index++, rg_rows_now()));
+        ARROW_RETURN_NOT_OK(slot.sink->Open(*store, spec, physical, dir, file_index++, rg_rows_now(), *plain));
       }
       int64_t rg_rows = rg_rows_now();
       for (int64_t off = 0; off < phys_batch->num_rows(); off += rg_rows) {
@@ -640,21 +656,57 @@ Result<std::vector<AddFile>> WriteDataFiles(storage::ObjectStore& store, const F
           est_bytes_per_row = std::max(1.0, static_cast<double>(add.size) / static_cast<double>(file_rows));
           adds.push_back(std::move(add));
           slot.sink = std::make_unique<FileSink>();
-          ARROW_RETURN_NOT_OK(slot.sink->Open(store, spec, physical, dir, file_index++, rg_rows_now()));
+          ARROW_RETURN_NOT_OK(slot.sink->Open(*store, spec, physical, dir, file_index++, rg_rows_now(), *plain));
         }
       }
     }
+    return Status::OK();
   }
-  for (auto& [dir, slot] : open) {
-    if (slot.sink && slot.sink->rows() > 0) {
-      ARROW_ASSIGN_OR_RAISE(auto add, slot.sink->Close(slot.pv, spec.num_indexed_cols));
-      adds.push_back(std::move(add));
-    } else if (slot.sink) {
-      // An empty trailing file after a rollover: close it and do not reference it.
-      (void)slot.sink->Close(slot.pv, spec.num_indexed_cols);
+
+  Result<std::vector<AddFile>> Finish() {
+    for (auto& [dir, slot] : open) {
+      if (slot.sink && slot.sink->rows() > 0) {
+        ARROW_ASSIGN_OR_RAISE(auto add, slot.sink->Close(slot.pv, spec.num_indexed_cols));
+        adds.push_back(std::move(add));
+      } else if (slot.sink) {
+        // An empty trailing file after a rollover: close it and do not reference it.
+        (void)slot.sink->Close(slot.pv, spec.num_indexed_cols);
+      }
+      slot.sink.reset();
     }
+    open.clear();
+    return std::move(adds);
   }
-  return adds;
+};
+
+DataFileWriter::DataFileWriter(storage::ObjectStore& store, const FileWriteSpec& spec) : impl_(new Impl) {
+  impl_->store = &store;
+  impl_->spec = spec;
+  // Physical schema: data columns only (partition values live in the log), physical names.
+  arrow::FieldVector physical_fields;
+  for (int i = 0; i < spec.table_schema->num_fields(); ++i) {
+    const auto& f = spec.table_schema->field(i);
+    if (std::find(spec.partition_columns.begin(), spec.partition_columns.end(), f->name()) !=
+        spec.partition_columns.end()) {
+      continue;
+    }
+    impl_->data_cols.push_back(i);
+    physical_fields.push_back(PhysicalField(f, spec.mapping));
+  }
+  impl_->physical = arrow::schema(physical_fields);
+}
+
+DataFileWriter::~DataFileWriter() = default;
+
+Status DataFileWriter::Write(const std::shared_ptr<arrow::RecordBatch>& batch) { return impl_->Write(batch); }
+
+Result<std::vector<AddFile>> DataFileWriter::Finish() { return impl_->Finish(); }
+
+Result<std::vector<AddFile>> WriteDataFiles(storage::ObjectStore& store, const FileWriteSpec& spec,
+                                            const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches) {
+  DataFileWriter writer(store, spec);
+  for (const auto& b : batches) ARROW_RETURN_NOT_OK(writer.Write(b));
+  return writer.Finish();
 }
 
 Result<WriteMode> ParseWriteMode(const std::string& mode) {

@@ -73,6 +73,22 @@ struct FileWriteSpec {
   std::string file_prefix = "part-";
 };
 
+/// Writes a stream of batches (in `spec.table_schema`) as data files, partitioned, rolling over
+/// at the target size; memory holds the Parquet writers' open row groups, not the data.
+/// Not thread-safe. Files are not referenced by the table until their add actions are committed.
+class DataFileWriter {
+ public:
+  DataFileWriter(storage::ObjectStore& store, const FileWriteSpec& spec);
+  ~DataFileWriter();
+  Status Write(const std::shared_ptr<arrow::RecordBatch>& batch);
+  /// Closes the open files and returns the add actions of every file written.
+  Result<std::vector<table::AddFile>> Finish();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 /// Writes batches (already in `spec.table_schema`) as data files and returns their add actions.
 Result<std::vector<table::AddFile>> WriteDataFiles(storage::ObjectStore& store, const FileWriteSpec& spec,
                                                    const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches);
