@@ -23,6 +23,7 @@
 #include "strata/ops/merge.h"
 #include "strata/ops/optimize.h"
 #include "strata/ops/write.h"
+#include "strata/quality/contract.h"
 #include "strata/table/checkpoint.h"
 #include "strata/table/snapshot.h"
 #include "strata/table/stats.h"
@@ -329,6 +330,8 @@ std::string ParseExpression(const std::string& sql) {
 
 NB_MODULE(_strata, m) {
   (void)arrow::compute::Initialize();
+  // Every write from this process to a table with a data contract goes through its gate.
+  strata::quality::InstallContractGate();
   nb::register_exception_translator([](const std::exception_ptr& p, void*) {
     try {
       std::rethrow_exception(p);
@@ -375,6 +378,7 @@ NB_MODULE(_strata, m) {
         "join_partitions"_a = nb::none());
   m.def("delete_rows", &DeleteRows, "path"_a, "predicate"_a, "use_deletion_vectors"_a = nb::none());
   BindQuality(m);
+  BindContract(m);
   BindProfile(m);
   m.def("update_rows", &UpdateRows, "path"_a, "predicate"_a, "set"_a, "use_deletion_vectors"_a = nb::none());
 }

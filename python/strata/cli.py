@@ -22,6 +22,9 @@ Commands:
   table restore PATH     make the latest version equal to an earlier one
   table set-property PATH KEY=VALUE ...
   sql "SELECT ..."       SQL over tables with DuckDB: FROM 'path/to/table'
+  validate SUITE TABLE   check a table against an expectation suite (exit 1 when it fails)
+  contract attach|detach|show|sla|quarantine TABLE ...
+                         a table's data contract, checked on every write
   demo                   the end-to-end demo (what `make demo` runs)
 
 Run `strata COMMAND --help` for the options of each."""
@@ -297,6 +300,11 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--limit", type=int, default=40, help="rows to print (default 40)")
     sql.add_argument("--format", choices=["table", "json"], default="table")
     sql.set_defaults(func=cmd_sql)
+
+    from strata.quality import cli_contract, cli_validate  # noqa: PLC0415
+
+    cli_validate.add_parser(sub)
+    cli_contract.add_parser(sub)
 
     demo = sub.add_parser("demo", help="run the end-to-end demo")
     demo.add_argument("--dir", default=None, help="where to put the demo's tables (default: a temp dir)")

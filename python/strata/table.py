@@ -257,7 +257,8 @@ class Table:
         return _dt.datetime.fromtimestamp(self._t.timestamp_ms / 1000, tz=_dt.timezone.utc)
 
     def history(self, limit: Optional[int] = None) -> list[dict[str, Any]]:
-        """Commits, newest first: version, timestamp, operation, parameters, metrics."""
+        """Commits, newest first: version, timestamp, operation, parameters, metrics, and
+        `quality` (the data contract's verdict) on commits a contract gated."""
         out = []
         for h in self._t.history(int(limit or 0)):
             info = json.loads(h["commit_info"] or "{}")
@@ -269,6 +270,8 @@ class Table:
                 "operationMetrics": info.get("operationMetrics", {}),
                 "engineInfo": info.get("engineInfo"),
             }
+            if "strataQuality" in info:  # the data contract's verdict on this commit
+                entry["quality"] = info["strataQuality"]
             out.append(entry)
         return out
 

@@ -1,1 +1,0 @@
-#include "strata/quality/quality.h"
