@@ -93,3 +93,11 @@ def test_demo_runs(tmp_path):
     assert "500 updated, 500 inserted" in out
     assert "update_preimage=500, update_postimage=500, insert=500" in out
     assert "rows unchanged: 121500" in out
+    # The contract publishes 997 of the 1,000 late rides and quarantines the 3 from an unknown city
+    assert "published 997 rows, quarantined 3:" in out
+    assert "ride 130000 (rome, fare 900.0): between(fare); in_set(city)" in out
+    assert "[contract rides: 1000 rows checked, 3 quarantined]" in out
+    import deltalake  # the quarantined rows are not in the table other engines read
+
+    ids = deltalake.DeltaTable(str(tmp_path / "rides")).to_pyarrow_table().column("ride_id").to_pylist()
+    assert len(ids) == 121500 + 997 and 130000 not in ids

@@ -119,9 +119,47 @@ def run_demo(directory: str | None = None) -> int:
     except ImportError:
         print("deltalake is not installed; skipped")
 
-    _step("12. history")
+    _step("12. data quality: a contract gates every write; failing rows are quarantined")
+    from strata import quality  # noqa: PLC0415
+
+    quality.attach_contract(path, """\
+name: rides
+owner: mobility-data
+schema:
+  - {name: ride_id, type: int64, nullable: false}
+  - {name: fare, type: float64}
+  - {name: city, type: string}
+expectations:
+  - {type: between, column: fare, min: 0, max: 500}
+  - {type: in_set, column: city, values: [paris, berlin, lisbon, madrid]}
+  - {type: not_null, column: driver_id}
+on_fail: quarantine
+""")
+    late = _rides(130_000, 1_000, 6).append_column("tip", pa.array(np.zeros(1_000)))
+    late = late.set_column(2, "city", pa.array(["rome"] * 3 + late["city"].to_pylist()[3:]))
+    late = late.set_column(3, "fare", pa.array([900.0] + late["fare"].to_pylist()[1:]))
+    before = strata.Table(path).count()
+    strata.write_table(path, late)
+    q = quality.quarantine(path).to_arrow()
+    print(f"published {strata.Table(path).count() - before} rows, quarantined {q.num_rows}:")
+    for r in q.select(["ride_id", "city", "fare", "_quarantine_reason"]).to_pylist():
+        print(f"  ride {r['ride_id']} ({r['city']}, fare {r['fare']}): {r['_quarantine_reason']}")
+    report = quality.Suite("rides_nightly", [
+        {"type": "unique", "column": "ride_id"},
+        {"type": "mean_between", "column": "fare", "min": 5, "max": 50},
+        {"type": "null_proportion_between", "column": "tip", "max": 0.9},  # fails: tip came late
+    ]).validate(strata.Table(path))
+    print(f"suite {report.suite_name!r} on version {report.table_version}: "
+          f"{report.statistics['successful']} of {report.statistics['evaluated']} expectations pass")
+    for r in report.results:
+        print(f"  {'PASS' if r.success else 'FAIL'} {r.name}: observed {r.observed_value}")
+
+    _step("13. history")
     for h in strata.Table(path).history():
-        print(f"  v{h['version']}  {h['operation']:<13} {h['operationParameters'].get('mode', '')}")
+        gate = h.get("quality")
+        note = f"  [contract {gate['contract']}: {gate['rowsChecked']} rows checked, " \
+               f"{gate['rowsQuarantined']} quarantined]" if gate else ""
+        print(f"  v{h['version']}  {h['operation']:<13} {h['operationParameters'].get('mode', '')}{note}")
     print(f"\ndone in {time.perf_counter() - t0:.1f} s; tables in {root}")
     if owned:
         print("(a temporary directory; pass --dir to keep the tables somewhere else)")
