@@ -1,14 +1,22 @@
 #!/usr/bin/env python3
-"""Data-quality benchmark: a 12-expectation suite on N rows x 10 columns, strata vs DuckDB.
+"""Data-quality benchmark: a 12-expectation suite on N rows x 10 columns, strata vs DuckDB and
+Great Expectations (pandas).
 
+    bench/quality/setup-ge                                       # once: GE in .venv-ge (optional)
     .venv/bin/python bench/quality/bench_quality.py --quick     # 1M rows
     .venv/bin/python bench/quality/bench_quality.py             # 10M rows (default)
     .venv/bin/python bench/quality/bench_quality.py --rows 3000000 --peers duckdb
+    .venv/bin/python bench/quality/bench_quality.py --peers ge --ge-repeat 1
 
 What is measured: validating an in-memory Arrow table (memory-mapped from a cached IPC file, so
-both engines read the same buffers without a copy). strata runs `Suite.validate(table)` (one
+strata and DuckDB read the same buffers without a copy). strata runs `Suite.validate(table)` (one
 multi-threaded pass computing every expectation); DuckDB runs one SQL query computing the
-equivalent aggregates over the same Arrow table (its replacement scan, all threads). The suite:
+equivalent aggregates over the same Arrow table (its replacement scan, all threads); Great
+Expectations 1.x (peer `ge`, from its own virtualenv .venv-ge, see bench/quality/setup-ge) runs
+`batch.validate(suite)` of the same 12 expectations (ge_mapping()) on a pandas DataFrame made from
+the same Arrow file (`table.to_pandas()` in the worker, untimed: GE validates pandas data, so
+loading it is setup, like mapping the file for the others). strata is always run (the baseline);
+--peers picks the others (default duckdb,ge when .venv-ge exists, else duckdb). The suite:
 
     not_null(id), unique(id), between(amount, 0..10000, mostly 0.99), in_set(currency),
     regex(email), row_count_between, mean_between(amount), stdev_between(amount),
@@ -17,12 +25,13 @@ equivalent aggregates over the same Arrow table (its replacement scan, all threa
 
 Every peer runs in its own fresh subprocess (peak RSS = that child's ru_maxrss: interpreter,
 libraries and the mapped data included), runs once untimed, then best-of-N. After every run the
-numbers both engines report (unexpected counts, mean, stdev, distinct count, ...) are compared
-with each other and with numpy's, and a mismatch is printed as FAIL.
+numbers every engine reports (unexpected counts, mean, stdev, distinct count, ...) are compared
+with numpy's, and GE's per-expectation outcome (success, unexpected_count, observed value) with
+strata's; a mismatch is printed as FAIL and the script exits 1.
 
-Adding a peer (e.g. Great Expectations, run from its own venv): write `peer_<name>(table)`
-returning the CHECK_KEYS dict, add it to PEERS, and (if it needs another interpreter) give its
-python in PEER_PYTHON.
+Adding a peer: write `peer_<name>(table)` returning `(run, numbers)` (numbers(result) -> the
+CHECK_KEYS dict), add it to PEERS, and (if it needs another interpreter) give its python in
+PEER_PYTHON.
 """
 
 from __future__ import annotations
@@ -193,6 +202,9 @@ def peer_strata(table) -> dict:
             "pair_bad": r["column_pair_less(discount, amount)"].unexpected_count,
             "category_bad": r["string_length_between(category)"].unexpected_count,
             "distinct_users": r["distinct_count_between(user_id)"].observed_value,
+            "expectations": [{"name": x.name, "success": bool(x.success), "unexpected_count": x.unexpected_count,
+                              "observed": x.observed_value if x.unexpected_count is None else None}
+                             for x in report.results],
         }
 
     return run, numbers
@@ -213,15 +225,161 @@ def peer_duckdb(table) -> dict:
     return run, numbers
 
 
-def peer_great_expectations(table):  # pragma: no cover - runs in its own venv, see PEER_PYTHON
-    """Placeholder: Great Expectations will run from its own venv (PEER_PYTHON["great_expectations"])
-    with the same 12 expectations on a pandas DataFrame of the table."""
-    raise NotImplementedError("Great Expectations peer: not installed in this venv")
+# --- Great Expectations ---------------------------------------------------------------------------
+GE_PYTHON = REPO_DIR / ".venv-ge" / "bin" / "python"  # made by bench/quality/setup-ge
 
 
-PEERS = {"strata": peer_strata, "duckdb": peer_duckdb, "great_expectations": peer_great_expectations}
-DEFAULT_PEERS = ("strata", "duckdb")
-PEER_PYTHON: dict[str, str] = {}  # peer -> interpreter (e.g. a GE venv); default: this one
+def ge_mapping() -> list[dict]:
+    """Each strata expectation of suite_spec() as its Great Expectations 1.x equivalent, with the
+    same arguments (taken from the spec, `mostly` included): {"name" (strata's result name),
+    "ge" (the gx.expectations class), "kwargs", "note" (how it differs, when it does)}."""
+    out = []
+    for e in suite_spec():
+        t, col = e["type"], e.get("column")
+        rng = {"min_value": e.get("min"), "max_value": e.get("max")}
+        note = ""
+        if t == "not_null":
+            name, ge, kw = f"not_null({col})", "ExpectColumnValuesToNotBeNull", {"column": col}
+        elif t == "unique":
+            name, ge, kw = f"unique({col})", "ExpectColumnValuesToBeUnique", {"column": col}
+            note = "both count every row of a repeated value (GE pandas: duplicated(keep=False))"
+        elif t == "between":
+            name, ge, kw = f"between({col})", "ExpectColumnValuesToBeBetween", {"column": col, **rng}
+            note = "NaN: strata counts it unexpected, GE/pandas treats it as missing (amount has no NaN)"
+        elif t == "in_set":
+            name, ge, kw = f"in_set({col})", "ExpectColumnValuesToBeInSet", {"column": col, "value_set": list(e["values"])}
+        elif t == "regex":
+            name, ge, kw = f"regex({col})", "ExpectColumnValuesToMatchRegex", {"column": col, "regex": e["pattern"]}
+            note = "both search for a match (RE2 / pandas str.contains); the pattern is anchored"
+        elif t == "row_count_between":
+            name, ge, kw = "row_count_between()", "ExpectTableRowCountToBeBetween", rng
+        elif t == "mean_between":
+            name, ge, kw = f"mean_between({col})", "ExpectColumnMeanToBeBetween", {"column": col, **rng}
+        elif t == "stdev_between":
+            name, ge, kw = f"stdev_between({col})", "ExpectColumnStdevToBeBetween", {"column": col, **rng}
+            note = "both the sample stdev (ddof=1)"
+        elif t == "null_proportion_between":
+            # GE has no null-proportion expectation; the non-null proportion in [1-max, 1-min] is
+            # the same condition (1 - 0.1 == 0.9 exactly in binary floating point).
+            lo, hi = e.get("min"), e.get("max")
+            name, ge = f"null_proportion_between({col})", "ExpectColumnProportionOfNonNullValuesToBeBetween"
+            kw = {"column": col, "min_value": None if hi is None else 1 - hi, "max_value": None if lo is None else 1 - lo}
+            note = ("no null-proportion expectation in GE: non-null proportion >= 0.9 instead of null proportion "
+                    "<= 0.1 (observed value is 1 - strata's; GE/pandas also counts NaN as null, discount has none)")
+        elif t == "column_pair_less":
+            a, b = e["column_a"], e["column_b"]
+            name, ge = f"column_pair_less({a}, {b})", "ExpectColumnPairValuesAToBeGreaterThanB"
+            kw = {"column_A": b, "column_B": a, "or_equal": bool(e.get("or_equal", False)),
+                  "ignore_row_if": "either_value_is_missing"}
+            note = (f"columns swapped ({a} <= {b} as {b} >= {a}); ignore_row_if=either_value_is_missing to skip rows "
+                    "with a null like strata (GE's default, both_values_are_missing, would count the ~5% null "
+                    "discounts as unexpected)")
+        elif t == "string_length_between":
+            name, ge, kw = f"string_length_between({col})", "ExpectColumnValueLengthsToBeBetween", {"column": col, **rng}
+        elif t == "distinct_count_between":
+            name, ge, kw = f"distinct_count_between({col})", "ExpectColumnUniqueValueCountToBeBetween", {"column": col, **rng}
+            note = "GE's 'unique value count' is the number of distinct non-null values"
+        else:
+            raise ValueError(f"no Great Expectations equivalent for {t}")
+        if "mostly" in e:
+            kw["mostly"] = e["mostly"]
+        out.append({"name": name, "ge": ge, "kwargs": kw, "note": note})
+    return out
+
+
+def _plain(v):
+    """numpy scalars to Python (for JSON)."""
+    return v.item() if hasattr(v, "item") and not isinstance(v, (list, dict)) else v
+
+
+def peer_ge(table):
+    """Great Expectations 1.x on pandas, in .venv-ge's interpreter (PEER_PYTHON): an ephemeral
+    context, a pandas data source with a dataframe asset and a whole-dataframe batch definition,
+    the 12 expectations of ge_mapping() in an ExpectationSuite; the timed run is
+    `batch.validate(suite)` with GE's default result format (SUMMARY: counts plus up to 20
+    unexpected values, like strata's few samples). The Arrow -> pandas conversion is untimed."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # no usage statistics over the network
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    df = table.to_pandas()  # untimed: GE validates a pandas DataFrame
+    del table
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)  # no tqdm bars on stderr
+    batch_def = (context.data_sources.add_pandas("bench")
+                 .add_dataframe_asset("transactions")
+                 .add_batch_definition_whole_dataframe("all"))
+    batch = batch_def.get_batch(batch_parameters={"dataframe": df})
+    mapping = ge_mapping()
+    suite = context.suites.add(gx.ExpectationSuite(name="bench"))
+    by_id = {}  # GE's results are not in suite order: match them by the expectation's id
+    for m in mapping:
+        by_id[suite.add_expectation(getattr(gx.expectations, m["ge"])(**m["kwargs"])).id] = m["name"]
+
+    def run():
+        return batch.validate(suite)
+
+    def numbers(res) -> dict:
+        r = {}
+        for x in res.results:
+            name = by_id[x.expectation_config.id]
+            if x.exception_info.get("raised_exception"):
+                raise RuntimeError(f"GE {name}: {x.exception_info.get('exception_message')}")
+            r[name] = (bool(x.success), {k: _plain(v) for k, v in x.result.items()})
+        rows = r["row_count_between()"][1]["observed_value"]
+        nonnull = r["null_proportion_between(discount)"][1]["observed_value"]
+        amount = r["between(amount)"][1]
+        exps = []
+        for m in mapping:
+            ok, d = r[m["name"]]
+            obs = d.get("observed_value") if "unexpected_count" not in d else None
+            if m["name"].startswith("null_proportion_between"):
+                obs = 1 - obs  # as strata reports it: the null proportion
+            exps.append({"name": m["name"], "success": ok, "unexpected_count": d.get("unexpected_count"),
+                         "observed": obs})
+        return {
+            "rows": rows,
+            "id_nulls": r["not_null(id)"][1]["unexpected_count"],
+            "id_duplicate_rows": r["unique(id)"][1]["unexpected_count"],
+            "amount_bad": amount["unexpected_count"],
+            "amount_n": amount["element_count"] - amount.get("missing_count", 0),
+            "currency_bad": r["in_set(currency)"][1]["unexpected_count"],
+            "email_bad": r["regex(email)"][1]["unexpected_count"],
+            "amount_mean": float(r["mean_between(amount)"][1]["observed_value"]),
+            "amount_stdev": float(r["stdev_between(amount)"][1]["observed_value"]),
+            "discount_nulls": round((1 - nonnull) * rows),
+            "pair_bad": r["column_pair_less(discount, amount)"][1]["unexpected_count"],
+            "category_bad": r["string_length_between(category)"][1]["unexpected_count"],
+            "distinct_users": r["distinct_count_between(user_id)"][1]["observed_value"],
+            "expectations": exps,
+        }
+
+    return run, numbers
+
+
+def peer_versions(peer: str) -> dict:
+    """The versions a peer's worker runs with (printed by the driver)."""
+    if peer == "ge":
+        import great_expectations
+        import pandas
+        import pyarrow
+
+        return {"great_expectations": great_expectations.__version__, "pandas": pandas.__version__,
+                "pyarrow": pyarrow.__version__, "python": sys.version.split()[0]}
+    return {}
+
+
+PEERS = {"strata": peer_strata, "duckdb": peer_duckdb, "ge": peer_ge}
+PEER_ALIASES = {"great_expectations": "ge", "gx": "ge"}
+PEER_PYTHON: dict[str, str] = {"ge": str(GE_PYTHON)}  # peer -> interpreter; default: this one
+
+
+def default_peers() -> tuple[list[str], str]:
+    """The peers run with strata when --peers is not given, and a note when GE is left out."""
+    if GE_PYTHON.exists():
+        return ["duckdb", "ge"], ""
+    return ["duckdb"], ("Great Expectations peer skipped: .venv-ge not found; run bench/quality/setup-ge "
+                        "to install it (its own virtualenv), then rerun")
 
 
 def numpy_numbers(table) -> dict:
@@ -267,6 +425,36 @@ def compare(got: dict, want: dict) -> list[str]:
     return problems
 
 
+def _fmt_obs(v) -> str:
+    return f"{v:.12g}" if isinstance(v, float) else repr(v)
+
+
+def compare_expectations(got: list[dict], want: list[dict], peer: str) -> list[str]:
+    """Per-expectation check of a peer against strata: same success, same unexpected_count, same
+    observed value for the aggregates (rel 1e-9)."""
+    problems = []
+    g = {x["name"]: x for x in got}
+    for w in want:
+        x = g.get(w["name"])
+        if x is None:
+            problems.append(f"{w['name']}: missing from {peer}")
+            continue
+        diffs = []
+        if x["success"] != w["success"]:
+            diffs.append(f"success strata={w['success']} {peer}={x['success']}")
+        if x["unexpected_count"] != w["unexpected_count"]:
+            diffs.append(f"unexpected_count strata={w['unexpected_count']} {peer}={x['unexpected_count']}")
+        wo, xo = w.get("observed"), x.get("observed")
+        if isinstance(wo, float) or isinstance(xo, float):
+            if wo is None or xo is None or abs(xo - wo) > 1e-9 * max(1.0, abs(wo)):
+                diffs.append(f"observed strata={wo!r} {peer}={xo!r}")
+        elif wo != xo:
+            diffs.append(f"observed strata={wo!r} {peer}={xo!r}")
+        if diffs:
+            problems.append(f"{w['name']}: " + ", ".join(diffs))
+    return problems
+
+
 # =================================================================================================
 # Worker and driver
 # =================================================================================================
@@ -283,7 +471,10 @@ def w_reference(a) -> dict:
 
 def w_peer(a) -> dict:
     table = load(a.rows)
-    run, numbers = PEERS[a.peer](table)
+    t0 = time.perf_counter()
+    run, numbers = PEERS[a.peer](table)  # untimed setup (GE: its import, Arrow -> pandas, the context)
+    setup_s = time.perf_counter() - t0
+    del table
     cpu: list[float] = []
 
     def timed_run():
@@ -292,14 +483,21 @@ def w_peer(a) -> dict:
         cpu.append(time.process_time() - c0)
         return v
 
+    t0 = time.perf_counter()
     r = bench(timed_run, repeat=a.repeat, warmup=1, after=numbers)
     return {"best": r["best"], "median": r["median"], "times": r["times"], "cpu_best": min(cpu[1:]),
-            "numbers": r["after"][-1], "all_numbers": r["after"]}
+            "cpu_times": cpu[1:], "setup_s": setup_s, "bench_s": time.perf_counter() - t0,
+            "versions": peer_versions(a.peer), "numbers": r["after"][-1], "all_numbers": r["after"]}
+
+
+def peer_repeat(a, peer: str) -> int:
+    return a.ge_repeat if peer == "ge" and a.ge_repeat else a.repeat
 
 
 def call(a, worker: str, peer: str = "-") -> dict:
     py = PEER_PYTHON.get(peer, sys.executable)
-    argv = [py, str(SCRIPT), "--worker", worker, "--peer", peer, "--rows", str(a.rows), "--repeat", str(a.repeat)]
+    argv = [py, str(SCRIPT), "--worker", worker, "--peer", peer, "--rows", str(a.rows),
+            "--repeat", str(peer_repeat(a, peer))]
     label = worker if peer == "-" else f"{worker}:{peer}"
     print(f"  .. {label:<24}", end="", flush=True)
     r = run_worker(argv, env=worker_env(), timeout=a.timeout)
@@ -309,51 +507,107 @@ def call(a, worker: str, peer: str = "-") -> dict:
 
 def run(a) -> int:
     mi = machine_info()
+    engines = ["strata"] + [p for p in a.peers if p != "strata"]
+    reps = ", ".join(f"{p} best-of-{peer_repeat(a, p)}" for p in engines if peer_repeat(a, p) != a.repeat)
     print("=" * 100)
-    print(f"strata quality benchmark: 12 expectations, rows={a.rows:,} x 10 columns, best-of-{a.repeat} after 1 warm-up")
+    print(f"strata quality benchmark: 12 expectations, rows={a.rows:,} x 10 columns, best-of-{a.repeat} after 1 warm-up"
+          + (f" ({reps})" if reps else ""))
     import duckdb
     import pyarrow
 
     print_machine_info(mi, {"versions": f"duckdb {duckdb.__version__}  pyarrow {pyarrow.__version__}"})
     print("=" * 100)
+    if a.peers_note:
+        print("note: " + a.peers_note)
     if not data_path(a.rows).exists():
         call(a, "gen")
     print("reference numbers (numpy):")
     want = call(a, "reference")
     res: dict[str, dict] = {}
-    for peer in a.peers:
+    for peer in engines:
         try:
             res[peer] = call(a, "peer", peer)
         except Exception as e:  # keep going: the table shows the failure
             print(f" FAILED: {str(e).splitlines()[0]}")
             res[peer] = {"error": str(e)}
+    for peer in engines:
+        v = res[peer].get("versions")
+        if v:
+            print(f"{peer} worker: " + "  ".join(f"{k} {x}" for k, x in v.items()))
     print()
     rows, notes, all_ok = [], [], True
     s = result_field(res, "strata")
-    for peer in a.peers:
+    s_cpu = result_field(res, "strata", "cpu_best")
+    for peer in engines:
         r = res[peer]
         if "error" in r:
             all_ok = False
-            rows.append([peer, "ERROR", "-", "-", "-", "-"])
+            rows.append([peer, "ERROR", "-", "-", "-", "-", "-"])
+            notes.append(f"FAIL {peer}: " + " | ".join(r["error"].strip().splitlines()[-3:]))
             continue
         bad = [p for nums in r["all_numbers"] for p in compare(nums, want)]
         if bad:
             all_ok = False
             notes.append(f"FAIL {peer}: " + "; ".join(sorted(set(bad))[:6]))
         ratio = s / r["best"] if s and peer != "strata" else None
+        speedup = r["best"] / s if s and peer != "strata" else None
         rows.append([peer, fmt_s(r["best"]), fmt_s(r["cpu_best"]), fmt_ratio(ratio) if peer != "strata" else "1.00",
+                     (f"{speedup:.1f}x" if speedup is not None else "-") if peer != "strata" else "1.0x",
                      fmt_mib(r.get("peak_rss_kb")), "ok" if not bad else "MISMATCH"])
-    headers = ["engine", "best time", "CPU s (best)", "strata/peer time (lower=better)", "peak RSS", "numbers vs numpy"]
+    headers = ["engine", "best time", "CPU s (best)", "strata/peer time (lower=better)", "speedup peer/strata",
+               "peak RSS", "numbers vs numpy"]
     print_table(headers, rows)
+
+    # Per-expectation agreement of GE with strata: success and unexpected_count (observed value
+    # for the aggregates), every GE run against strata's last.
+    md_extra = ""
+    if "ge" in res and "error" not in res["ge"] and "error" not in res.get("strata", {"error": 1}):
+        st = res["strata"]["numbers"]["expectations"]
+        ge_runs = [n["expectations"] for n in res["ge"]["all_numbers"]]
+        probs = sorted({p for g in ge_runs for p in compare_expectations(g, st, "ge")})
+        ge_last = {x["name"]: x for x in ge_runs[-1]}
+        mp = {m["name"]: m for m in ge_mapping()}
+        erows = []
+        for x in st:
+            g = ge_last.get(x["name"], {})
+            val = ((lambda d: f"unexpected={d.get('unexpected_count')}") if x["unexpected_count"] is not None
+                   else (lambda d: f"observed={_fmt_obs(d.get('observed'))}"))
+            agree = not any(p.startswith(x["name"] + ":") for p in probs)
+            erows.append([x["name"], mp[x["name"]]["ge"], "PASS" if x["success"] else "FAIL", val(x),
+                          "PASS" if g.get("success") else "FAIL", val(g), "yes" if agree else "NO"])
+        eh = ["strata expectation", "GE expectation", "strata", "strata value", "GE", "GE value", "agree"]
+        print("\nper expectation, strata vs Great Expectations (success, unexpected_count / observed value):")
+        print_table(eh, erows)
+        n_agree = sum(1 for r_ in erows if r_[-1] == "yes")
+        print(f"agreement: {n_agree}/{len(erows)} expectations (success and counts, all {len(ge_runs)} GE runs)")
+        for m in ge_mapping():
+            if m["note"]:
+                print(f"  - {m['name']} -> {m['ge']}: {m['note']}")
+        md_extra = "\n" + markdown_table(eh, erows) + "\n"
+        if probs:
+            all_ok = False
+            for p in probs:
+                notes.append("FAIL ge vs strata: " + p)
     if s and "duckdb" in res and "best" in res["duckdb"]:
         ratio = s / res["duckdb"]["best"]
         print(f"\nstrata/duckdb time ratio: {ratio:.2f}  (target <= 1.00: {'MET' if ratio <= 1.0 else 'NOT MET'})")
-    print("times: wall clock of the whole validation (strata: Suite.validate on the Arrow table; duckdb: the one query).")
-    print("peak RSS: each engine in its own subprocess; includes the interpreter and the memory-mapped data it touched.")
+    if s and "ge" in res and "best" in res["ge"]:
+        g = res["ge"]
+        sp = g["best"] / s
+        cpu = f"; CPU time GE/strata {g['cpu_best'] / s_cpu:.1f}x" if s_cpu else ""
+        print(f"strata/GE time ratio: {s / g['best']:.4f}  speedup GE/strata: {sp:.1f}x  "
+              f"(target >= 20x: {'MET' if sp >= 20 else 'NOT MET'}){cpu}")
+        print(f"GE untimed setup in its worker (import great_expectations, Arrow -> pandas, context, suite): "
+              f"{g['setup_s']:.1f}s")
+    print("times: wall clock of the whole validation (strata: Suite.validate on the Arrow table; duckdb: the one query;"
+          " GE: batch.validate(suite) on the pandas DataFrame, the DataFrame built untimed).")
+    print("peak RSS: each engine in its own subprocess; includes the interpreter and the memory-mapped data it touched"
+          " (GE: plus the pandas copy of the data).")
     for n in notes:
         print(" - " + n)
-    save_results("quality", a.rows, {"machine": mi, "rows": a.rows, "results": res, "reference": want},
-                 markdown_table(headers, rows) + "\n" + "\n".join("- " + n for n in notes) + "\n")
+    save_results("quality", a.rows, {"machine": mi, "rows": a.rows, "results": res, "reference": want,
+                                     "ge_mapping": ge_mapping()},
+                 markdown_table(headers, rows) + "\n" + md_extra + "\n".join("- " + n for n in notes) + "\n")
     return 0 if all_ok else 1
 
 
@@ -362,23 +616,34 @@ def main(argv=None) -> int:
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--quick", action="store_true", help="1,000,000 rows")
     ap.add_argument("--repeat", type=int, default=3, help="timed runs (best-of), after one warm-up run")
-    ap.add_argument("--peers", default=",".join(DEFAULT_PEERS), help="comma list of: " + ", ".join(PEERS))
+    ap.add_argument("--ge-repeat", type=int, default=None,
+                    help="timed runs for Great Expectations (default: --repeat; 1 keeps 10M rows short)")
+    ap.add_argument("--peers", default=None,
+                    help="comma list of peers run besides strata: " + ", ".join(p for p in PEERS if p != "strata")
+                    + " (default: duckdb,ge when .venv-ge exists, else duckdb)")
     ap.add_argument("--timeout", type=float, default=3600)
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--peer", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.quick:
         a.rows = 1_000_000
-    a.peers = [p.strip() for p in a.peers.split(",") if p.strip()]
     if a.worker:
         sys.path.insert(0, str(REPO_DIR / "python"))
         fn = {"gen": w_gen, "reference": w_reference, "peer": w_peer}[a.worker]
         emit_result(fn(a))
         sys.stdout.flush()
         os._exit(0)
+    a.peers_note = ""
+    if a.peers is None:
+        a.peers, a.peers_note = default_peers()
+    else:
+        a.peers = [PEER_ALIASES.get(p.strip(), p.strip()) for p in a.peers.split(",") if p.strip()]
+    a.peers = list(dict.fromkeys(a.peers))
     unknown = [p for p in a.peers if p not in PEERS]
     if unknown:
         ap.error(f"unknown peer(s) {unknown}; choose from {', '.join(PEERS)}")
+    if "ge" in a.peers and not GE_PYTHON.exists():
+        ap.error(f"{GE_PYTHON} not found: run bench/quality/setup-ge first")
     return run(a)
 
 
