@@ -49,6 +49,8 @@ fuzz: setup
 bench: build
 	@.venv/bin/python bench/table/bench_table.py
 	@.venv/bin/python bench/merge/bench_merge.py
+	@bench/quality/setup-ge
+	@.venv/bin/python bench/quality/bench_quality.py
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz
