@@ -105,6 +105,8 @@ inline std::shared_ptr<strata::storage::ObjectStore> Store(const std::string& pa
 void BindQuality(nb::module_& m);
 /// Registers the data-contract functions (contract_bindings.cc).
 void BindContract(nb::module_& m);
+/// Registers the point-in-time join (features_bindings.cc).
+void BindFeatures(nb::module_& m);
 /// Registers the profiling and drift functions (profile_bindings.cc).
 void BindProfile(nb::module_& m);
 

@@ -379,6 +379,7 @@ NB_MODULE(_strata, m) {
   m.def("delete_rows", &DeleteRows, "path"_a, "predicate"_a, "use_deletion_vectors"_a = nb::none());
   BindQuality(m);
   BindContract(m);
+  BindFeatures(m);
   BindProfile(m);
   m.def("update_rows", &UpdateRows, "path"_a, "predicate"_a, "set"_a, "use_deletion_vectors"_a = nb::none());
 }
