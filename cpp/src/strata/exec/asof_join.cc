@@ -22,6 +22,7 @@
 #include <arrow/util/bit_util.h>
 #include <arrow/util/byte_size.h>
 
+#include "strata/common/hash.h"
 #include "strata/table/commit.h"
 
 // How it runs, per view:
@@ -59,14 +60,7 @@ constexpr int64_t kSpillChunkRows = int64_t{1} << 16;  // spill writes at least 
 constexpr int64_t kMinPartitionBudget = int64_t{64} << 10;
 constexpr int64_t kMorselRows = int64_t{1} << 16;  // in memory, batches are prepared in slices of this many rows
 
-uint64_t Mix(uint64_t x) {  // splitmix64 finalizer
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
-}
+uint64_t Mix(uint64_t x) { return MixHash(x); }
 
 uint64_t HashBytes(std::string_view s) { return Mix(std::hash<std::string_view>{}(s)); }
 

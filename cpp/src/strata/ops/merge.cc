@@ -26,6 +26,7 @@
 #include <arrow/util/byte_size.h>
 #include <roaring/roaring64map.hh>
 
+#include "strata/common/hash.h"
 #include "strata/exec/scan.h"
 #include "strata/expr/expr.h"
 #include "strata/ops/change_data.h"
@@ -186,14 +187,7 @@ struct EncodedKeys {
   std::vector<uint8_t> valid;
 };
 
-uint64_t Mix(uint64_t x) {  // splitmix64 finalizer
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
-}
+uint64_t Mix(uint64_t x) { return MixHash(x); }
 
 bool FixedKeyType(const std::vector<std::shared_ptr<arrow::DataType>>& types) {
   if (types.size() != 1) return false;
