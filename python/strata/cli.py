@@ -23,6 +23,8 @@ Commands:
   table set-property PATH KEY=VALUE ...
   sql "SELECT ..."       SQL over tables with DuckDB: FROM 'path/to/table'
   validate SUITE TABLE   check a table against an expectation suite (exit 1 when it fails)
+  profile TABLE          per-column profile (counts, nulls, distinct, quantiles, top values)
+  drift REF CUR          PSI / KS / JS per column between two tables or versions (exit 1 on alerts)
   contract attach|detach|show|sla|quarantine TABLE ...
                          a table's data contract, checked on every write
   demo                   the end-to-end demo (what `make demo` runs)
@@ -301,10 +303,11 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--format", choices=["table", "json"], default="table")
     sql.set_defaults(func=cmd_sql)
 
-    from strata.quality import cli_contract, cli_validate  # noqa: PLC0415
+    from strata.quality import cli_contract, cli_drift, cli_validate  # noqa: PLC0415
 
     cli_validate.add_parser(sub)
     cli_contract.add_parser(sub)
+    cli_drift.add_parser(sub)
 
     demo = sub.add_parser("demo", help="run the end-to-end demo")
     demo.add_argument("--dir", default=None, help="where to put the demo's tables (default: a temp dir)")

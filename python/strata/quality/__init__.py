@@ -14,15 +14,26 @@ from strata.quality.contract import (
     quality_results,
     quarantine,
 )
+from strata.quality.drift import DriftReport, chi_square, drift, js_divergence, ks, psi
+from strata.quality.profile import ColumnProfile, Profile, profile
 from strata.quality.suite import ExpectationResult, Report, Suite
 
 __all__ = [
+    "ColumnProfile",
     "Contract",
+    "DriftReport",
+    "Profile",
     "ExpectationResult",
     "Report",
     "Suite",
     "attach_contract",
     "check_sla",
+    "chi_square",
+    "drift",
+    "js_divergence",
+    "ks",
+    "profile",
+    "psi",
     "detach_contract",
     "get_contract",
     "quality_results",
