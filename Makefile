@@ -51,6 +51,7 @@ bench: build
 	@.venv/bin/python bench/merge/bench_merge.py
 	@bench/quality/setup-ge
 	@.venv/bin/python bench/quality/bench_quality.py
+	@.venv/bin/python bench/quality/bench_profile.py
 	@.venv/bin/python bench/features/bench_asof.py
 
 clean:
