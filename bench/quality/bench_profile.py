@@ -206,13 +206,13 @@ def w_psi(a) -> dict:
     names = ref.column_names
     base_rss, _ = rss_kb()
     if a.engine == "strata":
-        import strata.quality.drift as qd
+        from strata import quality as qd  # psi, ks and drift are exported by the package
 
         def fn():
             return [qd.psi(ref[n], cur[n], bins=BINS) for n in names]
 
     elif a.engine == "strata-drift":
-        import strata.quality.drift as qd
+        from strata import quality as qd  # psi, ks and drift are exported by the package
 
         def fn():
             rep = qd.drift(ref, cur, metrics=["psi"], bins=BINS)
@@ -238,7 +238,7 @@ def w_ks(a) -> dict:
     ref, cur = load(p["ref"]), load(p["cur"])
     names = ref.column_names[: a.ks_cols]
     if a.engine == "strata":
-        import strata.quality.drift as qd
+        from strata import quality as qd  # psi, ks and drift are exported by the package
 
         def fn():
             return [list(qd.ks(ref[n], cur[n])[:2]) for n in names]
