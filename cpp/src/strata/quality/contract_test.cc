@@ -72,6 +72,20 @@ TEST_F(ContractTest, RejectLeavesTheTableUnchangedAndNamesTheRule) {
   EXPECT_EQ(Read()->num_rows(), 2);
 }
 
+TEST_F(ContractTest, RejectModePublishesEveryRowWhenMostlyIsMet) {
+  // 1 of 10 rows breaks a rule that needs 80% of rows: the write passes and loses nothing.
+  std::string yaml = "name: p\nexpectations:\n  - {type: between, column: amount, min: 0, mostly: 0.8}\n";
+  ASSERT_OK(AttachContract(store_, yaml));
+  ASSERT_OK_AND_ASSIGN(auto r, ops::WriteTable(store_, Reader(Rows({3, 4, 5, 6, 7, 8, 9, 10, 11, 12},
+                                                                   {1, 2, 3, 4, 5, 6, 7, 8, 9, -10})), {}));
+  EXPECT_EQ(r.rows_written, 10);
+  EXPECT_EQ(r.rows_quarantined, 0);
+  EXPECT_EQ(Read()->num_rows(), 12);
+  auto bad = ops::WriteTable(store_, Reader(Rows({13, 14}, {-1, -2})), {});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(Read()->num_rows(), 12);
+}
+
 TEST_F(ContractTest, QuarantinePublishesPassingRowsAndKeepsFailingOnesWithReasons) {
   ASSERT_OK(AttachContract(store_, WithOnFail("quarantine")));
   ASSERT_OK_AND_ASSIGN(auto r, ops::WriteTable(store_, Reader(Rows({3, 4, 5}, {30, 5000, -1})), {}));
