@@ -31,6 +31,7 @@ demo: build
 
 test: build
 	@scripts/setup-spark
+	@scripts/setup-browser
 	@scripts/run-tests
 
 test-cpp: build
@@ -38,6 +39,7 @@ test-cpp: build
 
 test-python: build
 	@scripts/setup-spark
+	@scripts/setup-browser
 	@.venv/bin/python -m pytest -q tests
 
 test-asan: setup
@@ -53,6 +55,8 @@ bench: build
 	@.venv/bin/python bench/quality/bench_quality.py
 	@.venv/bin/python bench/quality/bench_profile.py
 	@.venv/bin/python bench/features/bench_asof.py
+	@bench/pit/setup-feast
+	@.venv/bin/python bench/pit/bench_pit.py
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz

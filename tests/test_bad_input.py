@@ -27,7 +27,8 @@ def snapshot(path: str) -> dict:
     out = {}
     if not os.path.exists(path):
         return out
-    for root, _dirs, files in os.walk(path):
+    for root, dirs, files in os.walk(path):
+        dirs[:] = [d for d in dirs if not (root == path and d == "_strata")]  # strata's side tables (runs)
         for f in files:
             p = os.path.join(root, f)
             out[os.path.relpath(p, path)] = hashlib.sha256(open(p, "rb").read()).hexdigest()

@@ -61,7 +61,7 @@ def merges_by_version(table: str) -> list[int]:
 def data_files(table: str) -> set[str]:
     out = set()
     for root, dirs, files in os.walk(table):
-        dirs[:] = [d for d in dirs if d != "_delta_log"]
+        dirs[:] = [d for d in dirs if d not in ("_delta_log", "_strata")]
         for f in files:
             if f.endswith(".parquet"):
                 out.add(os.path.relpath(os.path.join(root, f), table))

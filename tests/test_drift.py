@@ -26,7 +26,7 @@ from scipy.spatial.distance import jensenshannon
 import strata
 from strata.errors import InvalidArgumentError, SchemaMismatchError
 from strata.quality import cli_drift
-from strata.quality.drift import (
+from strata.quality._drift import (
     DEFAULT_THRESHOLDS,
     PSI_EPSILON,
     DriftReport,

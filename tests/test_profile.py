@@ -20,7 +20,7 @@ import pytest
 import strata
 from strata.errors import InvalidArgumentError
 from strata.quality import cli_drift
-from strata.quality.profile import Profile, profile
+from strata.quality._profile import Profile, profile
 
 N = 60_000
 

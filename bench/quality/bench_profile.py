@@ -288,7 +288,7 @@ def w_profile(a) -> dict:
     tbl = load(p["mixed"])
     base_rss, _ = rss_kb()
     if a.engine == "strata":
-        from strata.quality.profile import profile
+        from strata.quality import profile
 
         out = _cpu_bench(lambda: profile(tbl), a.repeat)
         prof = out.pop("value")
@@ -316,7 +316,7 @@ def w_profile_table(a) -> dict:
     import shutil
 
     import strata
-    from strata.quality.profile import profile
+    from strata.quality import profile
 
     p = paths(a.rows)
     if a.engine == "full":

@@ -109,5 +109,9 @@ void BindContract(nb::module_& m);
 void BindFeatures(nb::module_& m);
 /// Registers the profiling and drift functions (profile_bindings.cc).
 void BindProfile(nb::module_& m);
+/// Registers the run-monitoring functions (monitor_bindings.cc).
+void BindMonitor(nb::module_& m);
+/// Registers online retrieval, the class OnlineServing (serving_bindings.cc).
+void BindServing(nb::module_& m);
 
 }  // namespace strata_py

@@ -13,8 +13,13 @@
 #include <arrow/record_batch.h>
 #include <arrow/table.h>
 
+#include <nanobind/stl/function.h>
+
 #include "bind_util.h"
 #include "strata/exec/asof_join.h"
+#include "strata/expr/expr.h"
+#include "strata/features/materialize.h"
+#include "strata/features/registry.h"
 
 namespace strata_py {
 
@@ -123,9 +128,162 @@ nb::object PointInTimeJoin(nb::object entity, nb::list views, const std::string&
   return nb::make_tuple(capsule, s);
 }
 
+// ---- registry ---------------------------------------------------------------------------------
+
+std::string RegistryLoad(const std::string& dir, bool validate_sources) {
+  nb::gil_scoped_release release;
+  auto repo = Unwrap(strata::features::LoadRepository(dir));
+  if (validate_sources) Check(strata::features::ValidateSources(repo));
+  return repo.ToJson();
+}
+
+nb::dict RegistryApply(const std::string& dir, bool dry_run) {
+  strata::features::ApplyResult r;
+  {
+    nb::gil_scoped_release release;
+    r = Unwrap(strata::features::Apply(dir, dry_run));
+  }
+  nb::list plan;
+  for (const auto& item : r.plan) plan.append(item.ToString());
+  nb::dict d;
+  d["plan"] = plan;
+  d["version"] = r.version;
+  return d;
+}
+
+nb::dict VersionDict(const strata::features::RegistryVersion& v) {
+  nb::dict d;
+  d["version"] = v.version;
+  d["applied_at_us"] = v.applied_at_us;
+  d["project"] = v.project;
+  d["registry_json"] = v.json;
+  nb::list plan;
+  for (const auto& p : v.plan) plan.append(p);
+  d["plan"] = plan;
+  return d;
+}
+
+nb::list RegistryHistory(const std::string& root) {
+  std::vector<strata::features::RegistryVersion> all;
+  {
+    nb::gil_scoped_release release;
+    all = Unwrap(strata::features::RegistryStore(root).History());
+  }
+  nb::list out;
+  for (const auto& v : all) out.append(VersionDict(v));
+  return out;
+}
+
+nb::object RegistryGet(const std::string& root, std::optional<int64_t> version) {
+  if (version) {
+    strata::features::RegistryVersion v;
+    {
+      nb::gil_scoped_release release;
+      v = Unwrap(strata::features::RegistryStore(root).Get(*version));
+    }
+    return VersionDict(v);
+  }
+  std::optional<strata::features::RegistryVersion> v;
+  {
+    nb::gil_scoped_release release;
+    v = Unwrap(strata::features::RegistryStore(root).Latest());
+  }
+  if (!v) return nb::none();
+  return VersionDict(*v);
+}
+
+// ---- materialization ---------------------------------------------------------------------------
+
+nb::dict RunDict(const strata::features::ViewMaterialization& r) {
+  nb::dict d;
+  d["view"] = r.view;
+  d["start_us"] = r.start_us ? nb::cast(*r.start_us) : nb::none();
+  d["end_us"] = r.end_us;
+  d["source_version"] = r.source_version;
+  d["rows_read"] = r.rows_read;
+  d["rows_written"] = r.rows_written;
+  d["used_cdf"] = r.used_cdf;
+  d["finished_at_us"] = r.finished_at_us;
+  d["seconds"] = r.seconds;
+  return d;
+}
+
+nb::list Materialize(const std::string& root, std::vector<std::string> views, std::optional<int64_t> start_us,
+                     int64_t end_us, bool incremental, nb::object progress) {
+  strata::features::MaterializeOptions o;
+  o.views = std::move(views);
+  o.start_us = start_us;
+  o.end_us = end_us;
+  o.incremental = incremental;
+  if (!progress.is_none()) {
+    o.progress = [progress](const std::string& view, int64_t read, int64_t written) {
+      nb::gil_scoped_acquire acquire;
+      progress(view, read, written);
+    };
+  }
+  std::vector<strata::features::ViewMaterialization> runs;
+  {
+    nb::gil_scoped_release release;
+    auto repo = Unwrap(strata::features::RegistryStore(root).LoadLatest());
+    auto store = Unwrap(strata::online::OpenOnlineStore(repo.online));
+    auto result = strata::features::Materialize(repo, *store, o);
+    Check(store->Close());
+    runs = Unwrap(std::move(result));
+  }
+  nb::list out;
+  for (const auto& r : runs) out.append(RunDict(r));
+  return out;
+}
+
+nb::list MaterializationHistory(const std::string& root) {
+  std::vector<strata::features::ViewMaterialization> runs;
+  {
+    nb::gil_scoped_release release;
+    runs = Unwrap(strata::features::MaterializationHistory(root));
+  }
+  nb::list out;
+  for (const auto& r : runs) out.append(RunDict(r));
+  return out;
+}
+
+/// Evaluates a SQL expression over every row of `data`: a stream with one column, "value".
+nb::object EvaluateExpression(const std::string& sql, nb::object data) {
+  auto reader = StreamOf(data, "data");
+  std::shared_ptr<arrow::RecordBatchReader> out;
+  {
+    nb::gil_scoped_release release;
+    auto node = Unwrap(strata::expr::Parse(sql));
+    std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
+    std::shared_ptr<arrow::Schema> schema;
+    while (true) {
+      auto batch = Unwrap(reader->Next());
+      if (!batch) break;
+      auto value = Unwrap(strata::expr::Evaluate(node, batch));
+      if (!schema) schema = arrow::schema({arrow::field("value", value->type())});
+      batches.push_back(arrow::RecordBatch::Make(schema, value->length(), {value}));
+    }
+    if (!schema) Check(arrow::Status::Invalid("no batches to evaluate '", sql, "' over"));
+    out = Unwrap(arrow::RecordBatchReader::Make(batches, schema));
+  }
+  return ExportReader(out);
+}
+
 }  // namespace
 
 void BindFeatures(nb::module_& m) {
+  m.def("registry_load", &RegistryLoad, "dir"_a, "validate_sources"_a = true,
+        "Loads and checks a feature repository folder; returns the registry's canonical JSON.");
+  m.def("registry_apply", &RegistryApply, "dir"_a, "dry_run"_a = false,
+        "Validates a feature repository, plans against the last applied registry and stores a new version. "
+        "Returns {plan: [str], version: int (-1 when nothing changed or dry run)}.");
+  m.def("registry_history", &RegistryHistory, "root"_a, "Every applied registry version, oldest first.");
+  m.def("registry_get", &RegistryGet, "root"_a, "version"_a = nb::none(),
+        "One applied registry version (the latest when version is None; None when nothing was applied).");
+  m.def("materialize", &Materialize, "root"_a, "views"_a, "start_us"_a, "end_us"_a, "incremental"_a = false,
+        "progress"_a = nb::none(), "Materializes the applied registry's online views (features/materialize.h).");
+  m.def("materialization_history", &MaterializationHistory, "root"_a, "Recorded materialization runs.");
+  m.def("evaluate_expression", &EvaluateExpression, "sql"_a, "data"_a,
+        "Evaluates a SQL expression over an Arrow stream; returns a stream with one column 'value'.");
   m.def("point_in_time_join", &PointInTimeJoin, "entity"_a, "views"_a,
         "entity_timestamp_column"_a = "event_timestamp", "full_feature_names"_a = false,
         "memory_budget_bytes"_a = nb::none(), "partitions"_a = nb::none(), "parallelism"_a = nb::none(),

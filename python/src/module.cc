@@ -24,6 +24,7 @@
 #include "strata/ops/optimize.h"
 #include "strata/ops/write.h"
 #include "strata/quality/contract.h"
+#include "strata/quality/monitor.h"
 #include "strata/table/checkpoint.h"
 #include "strata/table/snapshot.h"
 #include "strata/table/stats.h"
@@ -332,6 +333,8 @@ NB_MODULE(_strata, m) {
   (void)arrow::compute::Initialize();
   // Every write from this process to a table with a data contract goes through its gate.
   strata::quality::InstallContractGate();
+  // ... and is recorded as a run (metrics, and the table's _strata/runs table).
+  strata::quality::InstallRunRecorder();
   nb::register_exception_translator([](const std::exception_ptr& p, void*) {
     try {
       std::rethrow_exception(p);
@@ -381,5 +384,7 @@ NB_MODULE(_strata, m) {
   BindContract(m);
   BindFeatures(m);
   BindProfile(m);
+  BindMonitor(m);
+  BindServing(m);
   m.def("update_rows", &UpdateRows, "path"_a, "predicate"_a, "set"_a, "use_deletion_vectors"_a = nb::none());
 }

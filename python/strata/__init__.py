@@ -14,10 +14,12 @@ from strata.errors import (
     VersionNotFoundError,
 )
 from strata.table import Table, TableMerger, write_table
+from strata.features import FeatureStore
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "FeatureStore",
     "Table",
     "TableMerger",
     "write_table",

@@ -27,6 +27,14 @@ Commands:
   drift REF CUR          PSI / KS / JS per column between two tables or versions (exit 1 on alerts)
   contract attach|detach|show|sla|quarantine TABLE ...
                          a table's data contract, checked on every write
+  apply [--repo DIR]     validate a feature repository, store it as a new registry version
+  plan                   what apply would change
+  registry history|show  the applied feature registry's versions and definitions
+  materialize START END  load the latest feature values into the online store
+  materialize-incremental END
+                         the same, from the last watermark (the change data feed when on)
+  serve                  start the feature server (strata-server)
+  runs TABLE             the recorded runs (writes) of a table: rows in/out/rejected, time, freshness
   demo                   the end-to-end demo (what `make demo` runs)
 
 Run `strata COMMAND --help` for the options of each."""
@@ -179,6 +187,29 @@ def cmd_changes(args) -> int:
     return 0
 
 
+def cmd_runs(args) -> int:
+    from strata.quality.monitor import runs  # noqa: PLC0415
+
+    rows = runs(args.path, limit=args.limit).to_pylist()[::-1]  # newest first
+    if args.json:
+        for r in rows:
+            print(json.dumps(r, default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v)))
+        return 0
+    print(f"{'started_at':<23}  {'operation':<9}  {'source':<16}  {'version':>7}  {'rows_in':>9}  {'rows_out':>9}  "
+          f"{'rejected':>8}  {'ms':>8}  {'newest_event':<23}  status")
+    for r in rows:
+        def ts(v):
+            return v.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] if v is not None else "-"
+        status = "ok"
+        if not r["success"]:
+            status = "FAILED" + (": " + r["error"].splitlines()[0][:80] if r["error"] else "")
+        print(f"{ts(r['started_at']):<23}  {r['operation']:<9}  {r['source']:<16}  "
+              f"{'-' if r['version'] is None else r['version']:>7}  {r['rows_in']:>9}  {r['rows_out']:>9}  "
+              f"{r['rows_rejected']:>8}  {r['duration_ms']:>8.1f}  {ts(r['newest_event']):<23}  {status}")
+    print(f"({len(rows)} run{'s' if len(rows) != 1 else ''})")
+    return 0
+
+
 def cmd_checkpoint(args) -> int:
     t = strata.Table(args.path)
     t.checkpoint()
@@ -309,6 +340,19 @@ def build_parser() -> argparse.ArgumentParser:
     cli_contract.add_parser(sub)
     cli_drift.add_parser(sub)
 
+    from strata.features import cli as cli_features  # noqa: PLC0415
+
+    cli_features.add_parsers(sub)
+
+    rn = sub.add_parser("runs", help="the recorded runs (writes) of a table, newest first",
+                        description="Every write to a table (append, overwrite, MERGE, UPDATE, DELETE, OPTIMIZE, "
+                                    "and runs reported by ingest and pipeline steps) is recorded in "
+                                    "<table>/_strata/runs: rows in/out/rejected, duration, newest event time.")
+    rn.add_argument("path", help="table directory (or URI)")
+    rn.add_argument("--limit", type=int, default=20, help="the most recent runs to print (default 20)")
+    rn.add_argument("--json", action="store_true", help="one JSON object per run")
+    rn.set_defaults(func=cmd_runs)
+
     demo = sub.add_parser("demo", help="run the end-to-end demo")
     demo.add_argument("--dir", default=None, help="where to put the demo's tables (default: a temp dir)")
     demo.set_defaults(func=cmd_demo)
@@ -319,8 +363,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        if args.command == "table":
-            parser.parse_args(["table", "--help"])
+        if args.command in ("table", "registry"):
+            parser.parse_args([args.command, "--help"])
         parser.print_help()
         return 2
     try:

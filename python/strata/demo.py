@@ -31,6 +31,62 @@ def _step(title: str) -> None:
     print(f"\n== {title}")
 
 
+def _feature_store(root: str, rides_path: str) -> None:
+    import duckdb  # noqa: PLC0415
+
+    from strata.features import FeatureStore  # noqa: PLC0415
+
+    repo = os.path.join(root, "feature_repo")
+    shutil.rmtree(repo, ignore_errors=True)
+    here = os.path.dirname(os.path.abspath(__file__))
+    example = next(p for p in (os.path.join(here, "..", "..", "examples", "feature_repo"),
+                               os.path.join(here, "examples", "feature_repo")) if os.path.isdir(p))
+    shutil.copytree(example, repo)
+    rides = strata.Table(rides_path).to_arrow(columns=["ride_id", "driver_id", "fare", "ts"])
+    hourly = duckdb.sql("""
+        SELECT driver_id, date_trunc('hour', ts) + INTERVAL 1 HOUR AS event_timestamp,
+               date_trunc('hour', ts) + INTERVAL 1 HOUR AS created,
+               count(*) AS trips, round(avg(fare), 2) AS avg_fare
+        FROM rides GROUP BY ALL ORDER BY event_timestamp""").arrow()
+    hourly = hourly.read_all() if hasattr(hourly, "read_all") else hourly
+    hourly = hourly.cast(pa.schema([pa.field("driver_id", pa.int64()),
+                                    pa.field("event_timestamp", pa.timestamp("us", tz="UTC")),
+                                    pa.field("created", pa.timestamp("us", tz="UTC")),
+                                    pa.field("trips", pa.int64()), pa.field("avg_fare", pa.float64())]))
+    strata.write_table(os.path.join(repo, "data", "driver_hourly"), hourly)
+    print(f"driver_hourly: {hourly.num_rows} (driver, hour) rows aggregated from the rides table")
+    fs = FeatureStore(repo)
+    applied = fs.apply()
+    print(f"strata apply -> registry version {applied.version}:")
+    for line in applied.plan:
+        print(f"  {line}")
+    entity = rides.slice(0, 5).select(["ride_id", "driver_id", "ts"]).rename_columns(
+        ["ride_id", "driver_id", "event_timestamp"])
+    entity = entity.append_column("label_fare", rides["fare"].slice(0, 5))
+    training = fs.get_historical_features(entity, feature_service="fare_model", full_feature_names=True)
+    print("training set (each ride sees only its driver's stats from the two hours before it):")
+    for r in training.to_pylist():
+        print(f"  ride {r['ride_id']} driver {r['driver_id']} at {r['event_timestamp']:%m-%d %H:%M}: "
+              f"trips {r['driver_hourly__trips']}, avg_fare {r['driver_hourly__avg_fare']}, "
+              f"latest avg_fare {r['driver_latest__avg_fare']}, label {r['label_fare']}")
+    runs = fs.materialize(None, dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc))
+    for run in runs:
+        print(f"materialized {run['view']}: {run['rows_read']} rows -> {run['rows_written']} drivers "
+              f"in {run['seconds'] * 1000:.0f} ms")
+    online = fs.get_online_features(features=["driver_latest:trips", "driver_latest:avg_fare",
+                                              "driver_hourly:trips", "fare_quote:quoted_fare"],
+                                    entity_rows=[{"driver_id": 1001}, {"driver_id": 1002}, {"driver_id": 9999}],
+                                    request_data={"distance_km": [5.0, 12.0, 3.0]},
+                                    full_feature_names=True, with_status=True)
+    status = online.pop("__status__")
+    online.pop("__event_timestamp__")
+    print("online (driver 9999 is unknown; the hourly view is past its 2h TTL in January's data):")
+    for name, values in online.items():
+        shown = [round(v, 2) if isinstance(v, float) else v for v in values]
+        print(f"  {name:<28} {shown}  {status[name] if name != 'driver_id' else ''}")
+    fs.close()
+
+
 def run_demo(directory: str | None = None) -> int:
     owned = directory is None
     root = directory or tempfile.mkdtemp(prefix="strata-demo-")
@@ -154,7 +210,10 @@ on_fail: quarantine
     for r in report.results:
         print(f"  {'PASS' if r.success else 'FAIL'} {r.name}: observed {r.observed_value}")
 
-    _step("13. history")
+    _step("13. feature store: a point-in-time training set, materialization, online reads")
+    _feature_store(root, path)
+
+    _step("14. history")
     for h in strata.Table(path).history():
         gate = h.get("quality")
         note = f"  [contract {gate['contract']}: {gate['rowsChecked']} rows checked, " \

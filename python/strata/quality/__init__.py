@@ -14,11 +14,16 @@ from strata.quality.contract import (
     quality_results,
     quarantine,
 )
-from strata.quality.drift import DriftReport, chi_square, drift, js_divergence, ks, psi
-from strata.quality.profile import ColumnProfile, Profile, profile
+from strata.quality._drift import DriftReport, chi_square, drift, js_divergence, ks, psi
+from strata.quality._profile import ColumnProfile, Profile, profile
+from strata.quality.monitor import metrics_text, record_run, runs, runs_schema
 from strata.quality.suite import ExpectationResult, Report, Suite
 
 __all__ = [
+    "metrics_text",
+    "record_run",
+    "runs",
+    "runs_schema",
     "ColumnProfile",
     "Contract",
     "DriftReport",

@@ -1,6 +1,6 @@
 """`strata drift` and `strata profile`: argument parsing and printing; the engine does the work.
 
-    strata drift REF CUR [--columns a,b] [--bins 10] [--format text|json]
+    strata drift REF CUR [--columns a,b] [--bins 10] [--format text|json] [--html PATH]
     strata profile TABLE [--version N] [--format text|json]
 
 The lead's cli.py calls add_parser(subparsers); each command sets `func`, which returns the exit
@@ -29,7 +29,10 @@ Alerts: PSI > 0.2, KS p-value < 0.05, JS > 0.1 (change them with the threshold o
 DRIFT_EPILOG = """exit status:
   0  no alert
   1  at least one alert (a column drifted)
-  2  error (bad arguments, missing table or version, unknown column)"""
+  2  error (bad arguments, missing table or version, unknown column, HTML file not writable)
+
+--html PATH also writes one self-contained HTML page: the metrics table and, per column, the
+reference and current distributions over the same bins."""
 
 PROFILE_DESCRIPTION = """Profiles every column of a table version: counts, nulls, NaN, distinct values,
 min/max, mean/stdev, quantiles, a histogram and the most frequent values.
@@ -57,7 +60,7 @@ def _positive_int(text: str) -> int:
 
 
 def cmd_drift(args) -> int:
-    from strata.quality.drift import drift  # noqa: PLC0415
+    from strata.quality._drift import drift  # noqa: PLC0415
 
     thresholds = {}
     if args.psi_threshold is not None:
@@ -70,7 +73,7 @@ def cmd_drift(args) -> int:
         thresholds["chi2_pvalue"] = args.chi2_pvalue
     try:
         report = drift(args.reference, args.current, columns=_columns(args.columns), thresholds=thresholds,
-                       bins=args.bins)
+                       bins=args.bins, histograms=bool(getattr(args, "html", None)))
     except StrataError as e:
         print(f"strata drift: error: {e}", file=sys.stderr)
         return 2
@@ -81,11 +84,17 @@ def cmd_drift(args) -> int:
         print(report.to_text())
         for a in report.alerts:
             print(f"ALERT {a}")
+    if getattr(args, "html", None):
+        try:
+            report.to_html(args.html)
+        except OSError as e:
+            print(f"strata drift: error: cannot write {args.html}: {e.strerror or e}", file=sys.stderr)
+            return 2
     return 1 if report.has_alerts else 0
 
 
 def cmd_profile(args) -> int:
-    from strata.quality.profile import profile  # noqa: PLC0415
+    from strata.quality._profile import profile  # noqa: PLC0415
 
     try:
         p = profile(args.table, columns=_columns(args.columns), version=args.version, store=not args.no_store)
@@ -115,6 +124,8 @@ def add_parser(subparsers) -> None:
     d.add_argument("--js-threshold", type=float, default=None, help="alert when JS is above this (default 0.1)")
     d.add_argument("--chi2-pvalue", type=float, default=None,
                    help="alert when the chi-square p-value is below this (default: no chi-square alert)")
+    d.add_argument("--html", metavar="PATH", default=None,
+                   help="also write an HTML page with the metrics and each column's histograms")
     d.set_defaults(func=cmd_drift)
 
     p = subparsers.add_parser(

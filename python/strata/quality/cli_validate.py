@@ -16,7 +16,8 @@ EPILOG = """exit status:
 
 examples:
   strata validate checks/transactions.yaml data/transactions
-  strata validate checks/transactions.yaml data/transactions --version 12 --format json"""
+  strata validate checks/transactions.yaml data/transactions --version 12 --format json
+  strata validate checks/transactions.yaml data/transactions --html report.html"""
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -34,6 +35,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--version", type=int, default=None, help="table version to validate (default: latest)")
     p.add_argument("--format", choices=["text", "json"], default="text", help="report format (default: text)")
     p.add_argument("--samples", type=int, default=5, help="failing values shown per expectation (default 5)")
+    p.add_argument("--html", metavar="PATH", default=None,
+                   help="also write the report as one self-contained HTML file (results and failing values)")
     p.set_defaults(func=cmd_validate)
     return p
 
@@ -52,4 +55,10 @@ def cmd_validate(args) -> int:
         print(report.to_json(indent=2))
     else:
         print(report.summary(), end="")
+    if getattr(args, "html", None):
+        try:
+            report.to_html(args.html)
+        except OSError as e:
+            print(f"strata validate: error: cannot write {args.html}: {e.strerror or e}", file=sys.stderr)
+            return 2
     return 0 if report.success else 1

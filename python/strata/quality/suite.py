@@ -163,6 +163,17 @@ class Report:
         """The report as plain JSON-compatible data (json.loads of to_json())."""
         return json.loads(self._r.to_json())
 
+    def to_html(self, path: str | os.PathLike, profile: Any = None, drift: Any = None,
+                title: Optional[str] = None) -> str:
+        """Writes the report as one self-contained HTML file (inline CSS and SVG, nothing loaded
+        from the network) and returns the path: the verdict and counts, a table of the results with
+        the failing ones' sample values, and, when given, the charts and statistics of a Profile
+        (quality.profile) and a DriftReport (quality.drift(..., histograms=True) to draw its
+        histograms). See strata.quality.html_report."""
+        from strata.quality import html_report  # noqa: PLC0415
+
+        return html_report.write_html(path, self, profile=profile, drift=drift, title=title)
+
     def summary(self) -> str:
         """One line per expectation: PASS/FAIL, name, unexpected counts or the observed value."""
         return self._r.to_string()

@@ -14,6 +14,7 @@
 #include "strata/exec/scan.h"
 #include "strata/expr/expr.h"
 #include "strata/ops/change_data.h"
+#include "strata/ops/run_observer.h"
 #include "strata/ops/write.h"
 #include "strata/ops/write_internal.h"
 #include "strata/table/deletion_vector.h"
@@ -130,7 +131,8 @@ Result<std::optional<int64_t>> LiveRows(const AddFile& f) {
 }
 
 Result<DmlResult> Run(std::shared_ptr<storage::ObjectStore> store, const std::string& predicate_sql,
-                      const std::map<std::string, std::string>* set_sql, const DmlOptions& options) {
+                      const std::map<std::string, std::string>* set_sql, const DmlOptions& options,
+                      RunTracker& run) {
   const bool is_update = set_sql != nullptr;
   const char* op = is_update ? "UPDATE" : "DELETE";
   ARROW_ASSIGN_OR_RAISE(auto snap, table::Snapshot::Load(store));
@@ -166,6 +168,7 @@ Result<DmlResult> Run(std::shared_ptr<storage::ObjectStore> store, const std::st
                  "' does not support deletion vectors; set delta.enableDeletionVectors=true when creating it");
   }
   ARROW_ASSIGN_OR_RAISE(auto checks, internal::CollectChecks(*snap->schema(), snap->metadata().configuration));
+  run.SetTableProperties(snap->metadata().configuration);
 
   FileWriteSpec spec;
   spec.table_schema = snap->schema();
@@ -181,6 +184,11 @@ Result<DmlResult> Run(std::shared_ptr<storage::ObjectStore> store, const std::st
     ARROW_ASSIGN_OR_RAISE(validator, ValidatorFor(store, *snap));
   }
   std::vector<std::shared_ptr<arrow::RecordBatch>> new_images;
+  // New images are kept for the validator, and for run monitoring when the table has an
+  // event-time column (the newest event among them).
+  const bool keep_images =
+      validator || (is_update && run.active() && !EventTimeColumn(store, snap->metadata().configuration,
+                                                                  *snap->schema()).empty());
   table::Commit commit;
   commit.read_snapshot = snap;
   commit.operation = op;
@@ -277,7 +285,7 @@ Result<DmlResult> Run(std::shared_ptr<storage::ObjectStore> store, const std::st
           ARROW_ASSIGN_OR_RAISE(auto data, DropRowIds(batches[i]));
           ARROW_ASSIGN_OR_RAISE(auto sel, arrow::compute::Filter(data, masks[i]));
           ARROW_ASSIGN_OR_RAISE(auto updated, ApplySet(sel.record_batch(), set));
-          if (validator) new_images.push_back(updated);
+          if (keep_images) new_images.push_back(updated);
           to_write.push_back(updated);
         }
       }
@@ -298,7 +306,7 @@ Result<DmlResult> Run(std::shared_ptr<storage::ObjectStore> store, const std::st
           cols.push_back(chosen.make_array());
         }
         to_write.push_back(arrow::RecordBatch::Make(data->schema(), data->num_rows(), cols));
-        if (validator) {
+        if (keep_images) {
           ARROW_ASSIGN_OR_RAISE(auto images, arrow::compute::Filter(to_write.back(), masks[i]));
           new_images.push_back(images.record_batch());
         }
@@ -319,6 +327,7 @@ Result<DmlResult> Run(std::shared_ptr<storage::ObjectStore> store, const std::st
     ARROW_RETURN_NOT_OK(internal::RunChecks(checks, c));
     conformed.push_back(c);
   }
+  if (run.active() && !new_images.empty()) run.Published(store, *snap->schema(), new_images);
   Verdict verdict;
   if (validator) {
     std::vector<std::shared_ptr<arrow::RecordBatch>> images;
@@ -346,7 +355,21 @@ Result<DmlResult> Run(std::shared_ptr<storage::ObjectStore> store, const std::st
     commit.operation_metrics["numDeletedRows"] = std::to_string(result.rows_deleted);
   }
   ARROW_ASSIGN_OR_RAISE(result.version, table::CommitToTable(store, std::move(commit), options.commit));
+  run.event().version = result.version;
   if (verdict.after_commit) ARROW_RETURN_NOT_OK(verdict.after_commit(result.version));
+  return result;
+}
+
+/// Runs a DELETE or UPDATE and reports it to the run observers.
+Result<DmlResult> TrackedRun(std::shared_ptr<storage::ObjectStore> store, const std::string& predicate,
+                             const std::map<std::string, std::string>* set, const DmlOptions& options) {
+  RunTracker run(store, set ? "UPDATE" : "DELETE");
+  auto result = Run(std::move(store), predicate, set, options, run);
+  if (result.ok()) {
+    run.event().rows_in = set ? result->rows_updated : result->rows_deleted;
+    run.event().rows_out = result->rows_updated;
+  }
+  run.Finish(result.status());
   return result;
 }
 
@@ -354,12 +377,12 @@ Result<DmlResult> Run(std::shared_ptr<storage::ObjectStore> store, const std::st
 
 Result<DmlResult> DeleteRows(std::shared_ptr<storage::ObjectStore> store, const std::string& predicate,
                              const DmlOptions& options) {
-  return Run(std::move(store), predicate, nullptr, options);
+  return TrackedRun(std::move(store), predicate, nullptr, options);
 }
 
 Result<DmlResult> UpdateRows(std::shared_ptr<storage::ObjectStore> store, const std::string& predicate,
                              const std::map<std::string, std::string>& set, const DmlOptions& options) {
-  return Run(std::move(store), predicate, &set, options);
+  return TrackedRun(std::move(store), predicate, &set, options);
 }
 
 }  // namespace strata::ops

@@ -30,6 +30,7 @@
 #include "strata/exec/scan.h"
 #include "strata/expr/expr.h"
 #include "strata/ops/change_data.h"
+#include "strata/ops/run_observer.h"
 #include "strata/ops/validator.h"
 #include "strata/ops/write.h"
 #include "strata/ops/write_internal.h"
@@ -676,10 +677,9 @@ class SpillFiles {
   std::vector<std::shared_ptr<arrow::ipc::RecordBatchWriter>> writers_;
 };
 
-}  // namespace
-
-Result<MergeResult> MergeInto(std::shared_ptr<storage::ObjectStore> store,
-                              std::shared_ptr<arrow::RecordBatchReader> source, const MergeOptions& options) {
+Result<MergeResult> MergeRun(std::shared_ptr<storage::ObjectStore> store,
+                             std::shared_ptr<arrow::RecordBatchReader> source, const MergeOptions& options,
+                             RunTracker& run) {
   auto t0 = std::chrono::steady_clock::now();
   ARROW_ASSIGN_OR_RAISE(auto snap, table::Snapshot::Load(store));
   STRATA_RETURN_NOT_OK_CTX(table::CheckWriteSupport(snap->protocol(), snap->metadata()),
@@ -695,6 +695,7 @@ Result<MergeResult> MergeInto(std::shared_ptr<storage::ObjectStore> store,
   table::Metadata metadata = snap->metadata();
   bool schema_changed = false;
   ARROW_ASSIGN_OR_RAISE(auto plan, MakePlan(*snap, *source->schema(), options, &metadata, &schema_changed));
+  run.SetTableProperties(metadata.configuration);
 
   bool table_dv = HasWriterFeature(snap->protocol(), "deletionVectors");
   bool use_dv = options.use_deletion_vectors.value_or(snap->Property("delta.enableDeletionVectors") == "true");
@@ -816,6 +817,7 @@ Result<MergeResult> MergeInto(std::shared_ptr<storage::ObjectStore> store,
     ARROW_RETURN_NOT_OK(build(all, /*with_ranges=*/true));
   }
   const int64_t total_source = result.num_source_rows;
+  run.event().rows_in = total_source;
   auto target_only = expr::AndOf(plan.target_only);
   bool prune = plan.by_source.empty();
 
@@ -869,6 +871,10 @@ Result<MergeResult> MergeInto(std::shared_ptr<storage::ObjectStore> store,
   ARROW_ASSIGN_OR_RAISE(auto validator, ValidatorFor(store, *snap));
   std::mutex new_rows_mu;
   std::vector<std::shared_ptr<arrow::RecordBatch>> new_rows;
+  // The newest event time among the new rows (run monitoring), folded in as they are written.
+  const std::string event_column =
+      run.active() ? EventTimeColumn(store, metadata.configuration, *plan.table_schema) : std::string();
+  std::optional<int64_t> newest_event;
   // Writes `batches`, of which the first `copies` are unchanged rows copied from a rewritten
   // file; the others are new (updates' new images, inserts) and are kept for the validator,
   // which sees all of them before the commit (files written meanwhile are not yet published).
@@ -880,13 +886,15 @@ Result<MergeResult> MergeInto(std::shared_ptr<storage::ObjectStore> store,
       if (b->num_rows() == 0) continue;
       ARROW_ASSIGN_OR_RAISE(auto c, internal::ConformBatch(*b, plan.table_schema));
       ARROW_RETURN_NOT_OK(internal::RunChecks(checks, c));
-      if (validator && i >= copies) fresh.push_back(c);
+      if ((validator || !event_column.empty()) && i >= copies) fresh.push_back(c);
       conformed.push_back(std::move(c));
     }
     if (conformed.empty()) return Status::OK();
     if (!fresh.empty()) {
+      auto newest = NewestEventMicros(fresh, event_column);
       std::lock_guard<std::mutex> lock(new_rows_mu);
-      new_rows.insert(new_rows.end(), fresh.begin(), fresh.end());
+      if (newest && (!newest_event || *newest > *newest_event)) newest_event = newest;
+      if (validator) new_rows.insert(new_rows.end(), fresh.begin(), fresh.end());
     }
     ARROW_ASSIGN_OR_RAISE(auto adds, WriteDataFiles(*store, spec, conformed));
     for (auto& a : adds) {
@@ -1364,8 +1372,24 @@ Result<MergeResult> MergeInto(std::shared_ptr<storage::ObjectStore> store,
     ARROW_ASSIGN_OR_RAISE(verdict, validator->Validate({"MERGE", std::move(new_rows), /*may_quarantine=*/false}));
     if (!verdict.commit_info_json.empty()) commit.extra_commit_info["strataQuality"] = verdict.commit_info_json;
   }
+  run.event().newest_event_us = newest_event;
   ARROW_ASSIGN_OR_RAISE(result.version, table::CommitToTable(store, std::move(commit), options.commit));
+  run.event().version = result.version;
   if (verdict.after_commit) ARROW_RETURN_NOT_OK(verdict.after_commit(result.version));
+  return result;
+}
+
+}  // namespace
+
+Result<MergeResult> MergeInto(std::shared_ptr<storage::ObjectStore> store,
+                              std::shared_ptr<arrow::RecordBatchReader> source, const MergeOptions& options) {
+  RunTracker run(store, "MERGE");
+  auto result = MergeRun(std::move(store), std::move(source), options, run);
+  if (result.ok()) {
+    run.event().rows_in = result->num_source_rows;
+    run.event().rows_out = result->rows_inserted + result->rows_updated;
+  }
+  run.Finish(result.status());
   return result;
 }
 

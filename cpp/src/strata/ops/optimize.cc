@@ -14,6 +14,7 @@
 
 #include "strata/exec/scan.h"
 #include "strata/expr/expr.h"
+#include "strata/ops/run_observer.h"
 #include "strata/ops/write.h"
 #include "strata/ops/write_internal.h"
 #include "strata/table/partition.h"
@@ -75,8 +76,12 @@ struct Bin {
 
 }  // namespace
 
-Result<OptimizeResult> OptimizeTable(std::shared_ptr<storage::ObjectStore> store, const OptimizeOptions& options) {
+namespace {
+
+Result<OptimizeResult> OptimizeRun(std::shared_ptr<storage::ObjectStore> store, const OptimizeOptions& options,
+                                   RunTracker& run) {
   ARROW_ASSIGN_OR_RAISE(auto snap, table::Snapshot::Load(store));
+  run.SetTableProperties(snap->metadata().configuration);
   STRATA_RETURN_NOT_OK_CTX(table::CheckWriteSupport(snap->protocol(), snap->metadata()),
                            "cannot OPTIMIZE '" + store->root() + "'");
   int64_t target = options.target_file_size.value_or(
@@ -294,6 +299,17 @@ Result<OptimizeResult> OptimizeTable(std::shared_ptr<storage::ObjectStore> store
   m["numPartitionsOptimized"] = std::to_string(result.partitions_optimized);
   m["numFilesSkipped"] = std::to_string(result.files_skipped);
   ARROW_ASSIGN_OR_RAISE(result.version, table::CommitToTable(store, std::move(commit), options.commit));
+  return result;
+}
+
+}  // namespace
+
+// OPTIMIZE changes no rows: its run reports no rows in or out.
+Result<OptimizeResult> OptimizeTable(std::shared_ptr<storage::ObjectStore> store, const OptimizeOptions& options) {
+  RunTracker run(store, "OPTIMIZE");
+  auto result = OptimizeRun(std::move(store), options, run);
+  if (result.ok()) run.event().version = result->version;
+  run.Finish(result.status());
   return result;
 }
 

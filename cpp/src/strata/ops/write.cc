@@ -1,4 +1,5 @@
 #include "strata/ops/write.h"
+#include "strata/ops/run_observer.h"
 #include "strata/ops/validator.h"
 
 #include <algorithm>
@@ -725,8 +726,11 @@ Result<table::SchemaMode> ParseSchemaMode(const std::string& mode) {
   return Error(ErrorCode::kInvalidArgument, "unknown schema_mode '", mode, "' (expected merge or overwrite)");
 }
 
-Result<WriteResult> WriteTable(std::shared_ptr<storage::ObjectStore> store,
-                               std::shared_ptr<arrow::RecordBatchReader> data, const WriteOptions& options) {
+namespace {
+
+Result<WriteResult> WriteTableRun(std::shared_ptr<storage::ObjectStore> store,
+                                  std::shared_ptr<arrow::RecordBatchReader> data, const WriteOptions& options,
+                                  RunTracker& run) {
   WriteResult result;
   // An append needs the table's protocol and metadata, not its file list.
   bool overwrite_mode = options.mode == WriteMode::kOverwrite;
@@ -854,6 +858,7 @@ Result<WriteResult> WriteTable(std::shared_ptr<storage::ObjectStore> store,
     ARROW_RETURN_NOT_OK(data->ReadNext(&batch));
     if (!batch) break;
     if (batch->num_rows() == 0) continue;
+    run.event().rows_in += batch->num_rows();
     ARROW_ASSIGN_OR_RAISE(auto conformed, ConformBatch(*batch, table_schema));
     ARROW_RETURN_NOT_OK(RunChecks(checks, conformed));
     if (replace_bound) {
@@ -867,11 +872,13 @@ Result<WriteResult> WriteTable(std::shared_ptr<storage::ObjectStore> store,
     }
     batches.push_back(std::move(conformed));
   }
+  run.SetTableProperties(metadata.configuration);
   // Write-audit-publish: the table's validator sees every row before anything is written.
   ARROW_ASSIGN_OR_RAISE(auto verdict, ValidatePending(store, snap.get(), {"WRITE", std::move(batches), true}));
   batches = std::move(verdict.publish);
   for (const auto& b : batches) result.rows_written += b->num_rows();
   result.rows_quarantined = verdict.quarantined_rows;
+  if (run.active()) run.Published(store, *plain_schema, batches);
 
   FileWriteSpec spec;
   spec.table_schema = table_schema;
@@ -923,7 +930,17 @@ Result<WriteResult> WriteTable(std::shared_ptr<storage::ObjectStore> store,
     ++result.files_added;
     actions.push_back(std::move(a));
   }
-  if (options.txn) actions.push_back(table::Txn{options.txn->first, options.txn->second, now});
+  if (options.txn) {
+    // Delta's idempotent writers: a transaction version at or below the table's is already applied.
+    if (snap) {
+      auto it = snap->txns().find(options.txn->first);
+      if (it != snap->txns().end() && it->second.version >= options.txn->second) {
+        return Error(ErrorCode::kCommitConflict, "transaction ", options.txn->first, " version ",
+                     options.txn->second, " is already in the table (it holds version ", it->second.version, ")");
+      }
+    }
+    actions.push_back(table::Txn{options.txn->first, options.txn->second, now});
+  }
   commit.actions = std::move(actions);
   commit.blind_append = snap && !overwrite && !metadata_changed;
   std::string mode_name = overwrite ? "Overwrite" : "Append";
@@ -938,7 +955,22 @@ Result<WriteResult> WriteTable(std::shared_ptr<storage::ObjectStore> store,
   commit.operation_metrics["numRemovedFiles"] = std::to_string(result.files_removed);
   if (!verdict.commit_info_json.empty()) commit.extra_commit_info["strataQuality"] = verdict.commit_info_json;
   ARROW_ASSIGN_OR_RAISE(result.version, table::CommitToTable(store, std::move(commit), options.commit));
+  run.event().version = result.version;
   if (verdict.after_commit) ARROW_RETURN_NOT_OK(verdict.after_commit(result.version));
+  return result;
+}
+
+}  // namespace
+
+Result<WriteResult> WriteTable(std::shared_ptr<storage::ObjectStore> store,
+                               std::shared_ptr<arrow::RecordBatchReader> data, const WriteOptions& options) {
+  RunTracker run(store, "WRITE");
+  auto result = WriteTableRun(store, std::move(data), options, run);
+  if (result.ok()) {
+    run.event().rows_out = result->rows_written;
+    run.event().rows_rejected = result->rows_quarantined;
+  }
+  run.Finish(result.status());
   return result;
 }
 

@@ -9,6 +9,7 @@
 #include <arrow/compute/api.h>
 
 #include "strata/common/json_writer.h"
+#include "strata/ops/run_observer.h"
 #include "strata/ops/validator.h"
 #include "strata/ops/write.h"
 #include "strata/table/commit.h"
@@ -135,6 +136,7 @@ Result<Contract> Contract::FromYamlString(std::string_view yaml, const std::stri
         ARROW_ASSIGN_OR_RAISE(auto column, StringField(v, "column", source, true));
         const Value* age = v.Find("max_age");
         if (!age || !age->is_string()) return Bad(source, v, "sla.freshness needs max_age (e.g. 2h)");
+        c.freshness_column_ = column;
         auto spec = ExpectationSpec::Make("freshness", {{"column", Value::String(column)}, {"max_age", *age}});
         spec.origin = Origin(source, v);
         sla.push_back(std::move(spec));
@@ -202,20 +204,6 @@ std::shared_ptr<arrow::Schema> QuarantineSchema(const arrow::Schema& table) {
 int64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-Result<std::shared_ptr<storage::ObjectStore>> SubStore(const std::shared_ptr<storage::ObjectStore>& store,
-                                                       const char* rel) {
-  std::string root = store->root();
-  if (!root.empty() && root.back() == '/') root.pop_back();
-  return storage::OpenStore(root + "/" + rel);
-}
-
-Status AppendTo(const std::shared_ptr<storage::ObjectStore>& store, std::shared_ptr<arrow::RecordBatch> rows) {
-  ARROW_ASSIGN_OR_RAISE(auto reader, arrow::RecordBatchReader::Make({std::move(rows)}));
-  ops::WriteOptions o;
-  o.schema_mode = table::SchemaMode::kMerge;  // the table's schema may have grown since
-  return ops::WriteTable(store, reader, o).status();
 }
 
 /// The results of a gated write as rows of the results table.
@@ -378,10 +366,9 @@ class ContractGate : public ops::PreCommitValidator {
 
     // Quarantined rows are made durable before the commit that publishes the others.
     if (!quarantine.empty()) {
-      ARROW_ASSIGN_OR_RAISE(auto qstore, SubStore(store_, kQuarantineTable));
       ARROW_ASSIGN_OR_RAISE(auto qtable, arrow::Table::FromRecordBatches(quarantine));
       ARROW_ASSIGN_OR_RAISE(auto qbatch, qtable->CombineChunksToBatch());
-      auto st = AppendTo(qstore, qbatch);
+      auto st = AppendToSideTable(store_, kQuarantineTable, qbatch);
       if (!st.ok()) return WithContext(st, where + ": cannot write the quarantine table (nothing was committed)");
     }
 
@@ -403,8 +390,7 @@ class ContractGate : public ops::PreCommitValidator {
       if (report.results.empty()) return Status::OK();
       ARROW_ASSIGN_OR_RAISE(auto rows,
                             ResultRows(report, contract, operation, write_id, version, checked, quarantined));
-      ARROW_ASSIGN_OR_RAISE(auto rstore, SubStore(store, kResultsTable));
-      auto st = AppendTo(rstore, rows);
+      auto st = AppendToSideTable(store, kResultsTable, rows);
       if (!st.ok()) {
         return WithContext(st, "version " + std::to_string(version) + " was committed, but its quality results "
                                "could not be recorded");
@@ -439,6 +425,18 @@ class ContractGate : public ops::PreCommitValidator {
 };
 
 }  // namespace
+
+Status AppendToSideTable(const std::shared_ptr<storage::ObjectStore>& store, std::string_view rel,
+                         std::shared_ptr<arrow::RecordBatch> rows) {
+  std::string root = store->root();
+  if (!root.empty() && root.back() == '/') root.pop_back();
+  ARROW_ASSIGN_OR_RAISE(auto side, storage::OpenStore(root + "/" + std::string(rel)));
+  ARROW_ASSIGN_OR_RAISE(auto reader, arrow::RecordBatchReader::Make({std::move(rows)}));
+  ops::WriteOptions o;
+  o.schema_mode = table::SchemaMode::kMerge;  // the table's schema may have grown since
+  ops::ScopedRunsUnobserved bookkeeping;      // not a run of its own
+  return ops::WriteTable(side, reader, o).status();
+}
 
 Result<std::optional<Contract>> LoadContract(const std::shared_ptr<storage::ObjectStore>& store) {
   ARROW_ASSIGN_OR_RAISE(auto head, store->Head(kContractFile));

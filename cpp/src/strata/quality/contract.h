@@ -75,6 +75,8 @@ class Contract {
   const Suite& rules() const { return *rules_; }
   /// The SLA as expectations over the whole table (freshness, completeness); empty when none.
   const Suite& sla() const { return *sla_; }
+  /// The column the freshness SLA reads (sla.freshness.column); empty without one.
+  const std::string& freshness_column() const { return freshness_column_; }
   /// The YAML text it was parsed from.
   const std::string& yaml() const { return yaml_; }
 
@@ -83,7 +85,7 @@ class Contract {
   std::vector<std::string> SchemaViolations(const arrow::Schema& schema) const;
 
  private:
-  std::string name_, owner_, description_, yaml_;
+  std::string name_, owner_, description_, yaml_, freshness_column_;
   std::vector<ColumnContract> columns_;
   OnFail on_fail_ = OnFail::kReject;
   std::shared_ptr<Suite> rules_, sla_;
@@ -96,6 +98,12 @@ Status AttachContract(const std::shared_ptr<storage::ObjectStore>& store, std::s
 Status DetachContract(const std::shared_ptr<storage::ObjectStore>& store);
 /// The table's contract, if it has one.
 Result<std::optional<Contract>> LoadContract(const std::shared_ptr<storage::ObjectStore>& store);
+
+/// Appends `rows` to the side table `rel` (kQuarantineTable, kResultsTable, ...) of the table in
+/// `store`: the Delta table `<table>/<rel>`, created on first use, new columns merged into its
+/// schema. A bookkeeping write, not a run: run observers (ops/run_observer.h) do not see it.
+Status AppendToSideTable(const std::shared_ptr<storage::ObjectStore>& store, std::string_view rel,
+                         std::shared_ptr<arrow::RecordBatch> rows);
 
 /// Installs the gate: from now on every write (in this process) to a table with a contract is
 /// checked against it. Idempotent.

@@ -269,6 +269,13 @@ class Profile:
                          _num(c.quantiles.get(0.5)), top])
         return head + "\n" + _table(headers, rows)
 
+    def to_html(self, path: Any, title: Optional[str] = None) -> str:
+        """Writes a self-contained HTML page with a histogram or top-values chart and the statistics
+        of every column. Returns the path."""
+        from strata.quality import html_report  # noqa: PLC0415
+
+        return html_report.write_html(path, profile=self, title=title)
+
     def __str__(self) -> str:
         return self.to_text()
 

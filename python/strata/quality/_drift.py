@@ -31,7 +31,8 @@ Definitions (the C++ header strata/quality/drift.h says the same):
 drift() compares column by column: numeric columns get PSI, KS and JS (over the PSI bins),
 categorical ones PSI (over categories), chi-square and JS. A metric past its threshold is an
 alert. Defaults: PSI > 0.2, KS p-value < 0.05, JS > 0.1; chi-square p-value alerts only when a
-"chi2_pvalue" threshold is given.
+"chi2_pvalue" threshold is given. drift(..., histograms=True) also keeps the counts behind each
+column's PSI (DriftReport.histograms), which DriftReport.to_html() draws.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ import pyarrow as pa
 
 from strata import _strata
 from strata.errors import InvalidArgumentError
-from strata.quality.profile import resolve_source, stream_capsule
+from strata.quality._profile import resolve_source, stream_capsule
 
 PSI_EPSILON = 1e-4
 DEFAULT_THRESHOLDS: dict[str, Optional[float]] = {"psi": 0.2, "ks_pvalue": 0.05, "js": 0.1, "chi2_pvalue": None}
@@ -226,6 +227,20 @@ class ColumnDrift:
         return bool(self.alerts)
 
 
+@dataclass(frozen=True)
+class ColumnBins:
+    """The counts behind one column's PSI. Numeric columns: len(edges) + 1 bins cut at `edges`
+    (the reference's quantiles; x falls in bin searchsorted(edges, x, side="right")), labels
+    empty. Categorical columns: one bin per category, `labels` as text, sorted."""
+
+    kind: str  # numeric or categorical
+    type: str  # the reference column's Arrow type, e.g. "timestamp[us]" (edges are in its unit)
+    edges: list[float]
+    labels: list[str]
+    reference_counts: list[int]
+    current_counts: list[int]
+
+
 def _num(v: Any) -> Optional[float]:
     if v is None:
         return None
@@ -258,6 +273,8 @@ class DriftReport:
         self.bins: int = data.get("options", {}).get("bins", 10)
         self.reference: Optional[str] = data.get("reference")
         self.current: Optional[str] = data.get("current")
+        # Column name -> ColumnBins; filled by drift(..., histograms=True).
+        self.histograms: dict[str, ColumnBins] = {}
 
     @property
     def alerts(self) -> list[Alert]:
@@ -324,6 +341,14 @@ class DriftReport:
         lines.append(f"{n} alert{'s' if n != 1 else ''} in {len(self.drifted_columns)} of {len(self.columns)} columns")
         return "\n".join(lines)
 
+    def to_html(self, path: Any, title: Optional[str] = None) -> str:
+        """Writes a self-contained HTML page: the metrics of every column and, for columns with
+        histograms (drift(..., histograms=True)), reference and current bars over the same bins.
+        Returns the path."""
+        from strata.quality import html_report  # noqa: PLC0415
+
+        return html_report.write_html(path, drift=self, title=title)
+
     def __str__(self) -> str:
         return self.to_text()
 
@@ -351,6 +376,47 @@ def _reader_capsule(data: Any, columns: Optional[list[str]], what: str):
     return stream_capsule(src, what)
 
 
+def _materialize(data: Any, columns: Optional[list[str]], what: str) -> pa.Table:
+    """`data` read once into memory (only `columns` for tables), so it can be scanned twice."""
+    kind, src = resolve_source(data)
+    if kind == "table":
+        from strata.table import Table  # noqa: PLC0415
+
+        path, v = src
+        return Table(path, version=v).to_arrow(columns=columns)
+    if isinstance(src, pa.Table):
+        return src
+    return pa.RecordBatchReader.from_stream(_Capsule(stream_capsule(src, what))).read_all()
+
+
+class _Capsule:
+    """An Arrow C stream capsule behind the __arrow_c_stream__ protocol, for pyarrow to read."""
+
+    def __init__(self, capsule):
+        self._capsule = capsule
+
+    def __arrow_c_stream__(self, requested_schema=None):
+        return self._capsule
+
+
+def _column_bins(report: DriftReport, reference: pa.Table, current: pa.Table, epsilon: float) -> dict[str, ColumnBins]:
+    """The counts behind each compared column's PSI, from the same engine functions as psi_details()
+    and category_counts(), so a PSI recomputed from them equals the report's."""
+    out = {}
+    for c in report.columns.values():
+        if c.skipped or c.kind not in ("numeric", "categorical"):
+            continue
+        ref, cur = reference.column(c.name), current.column(c.name)
+        if c.kind == "numeric":
+            d = psi_details(ref, cur, report.bins, epsilon=epsilon)
+            out[c.name] = ColumnBins("numeric", str(ref.type), d.edges, [], d.reference_counts, d.current_counts)
+        else:
+            r = _strata.category_counts(_capsule(ref, "reference"), _capsule(cur, "current"))
+            out[c.name] = ColumnBins("categorical", str(ref.type), [], list(r["categories"]),
+                                     list(r["reference_counts"]), list(r["current_counts"]))
+    return out
+
+
 def drift(
     reference: Any,
     current: Any,
@@ -361,6 +427,7 @@ def drift(
     epsilon: float = PSI_EPSILON,
     metrics: Optional[Sequence[str]] = None,
     threads: Optional[int] = None,
+    histograms: bool = False,
 ) -> DriftReport:
     """Drift of each column between `reference` and `current`: table paths ('path' or
     'path@version'), strata.Table objects, or anything tabular (__arrow_c_stream__, DataFrames).
@@ -369,7 +436,9 @@ def drift(
       skipped). thresholds: overrides of DEFAULT_THRESHOLDS (psi, ks_pvalue, js, chi2_pvalue;
       None disables one). metrics: a subset of ("psi", "ks", "js", "chi2"); by default numeric
       columns get psi, ks and js and categorical ones psi, chi2 and js (without "ks", numeric
-      columns are not sorted, which is much faster)."""
+      columns are not sorted, which is much faster).
+    histograms: also keep each column's bin (or category) counts in `report.histograms`, for
+      DriftReport.to_html(). Both inputs are then read into memory once and binned a second time."""
     th = dict(DEFAULT_THRESHOLDS)
     for k, v in (thresholds or {}).items():
         if k not in th:
@@ -381,9 +450,12 @@ def drift(
         if m not in METRICS:
             raise InvalidArgumentError(f"unknown metric {m!r} (choose from {', '.join(METRICS)})")
     inf = float("inf")
+    ref_data, cur_data = reference, current
+    if histograms:
+        ref_data, cur_data = _materialize(reference, cols, "reference"), _materialize(current, cols, "current")
     text = _strata.drift(
-        _reader_capsule(reference, cols, "reference"),
-        _reader_capsule(current, cols, "current"),
+        _reader_capsule(ref_data, cols, "reference"),
+        _reader_capsule(cur_data, cols, "current"),
         cols or [],
         _check_bins(bins),
         float(epsilon),
@@ -399,4 +471,6 @@ def drift(
     data["current"] = _describe(current)
     report = DriftReport(data)
     report.thresholds = th
+    if histograms:
+        report.histograms = _column_bins(report, ref_data, cur_data, float(epsilon))
     return report
