@@ -332,6 +332,39 @@ def test_materialization_while_serving_becomes_visible(tmp_path):
         assert server.stop() == 0
 
 
+def test_newly_applied_registry_is_served(tmp_path):
+    repo, rows = make_repo(tmp_path)
+    server = Server(repo, "--registry-poll-ms", "50")
+    try:
+        conn = server.connect()
+        body = {"features": ["driver_stats_v2:trips"], "entities": {"driver_id": [1]}}
+        status, resp = post(conn, body)
+        assert status == 400 and "unknown feature view 'driver_stats_v2'" in resp["error"]
+        defs = Path(repo, "features.yaml").read_text()
+        Path(repo, "features.yaml").write_text(defs.replace("on_demand_feature_views:", """\
+  - name: driver_stats_v2
+    entities: [driver]
+    source: driver_hourly
+    features: [{name: trips, type: int64}]
+on_demand_feature_views:"""))
+        fs = strata.FeatureStore(repo)
+        fs.apply()
+        fs.materialize(NOW - dt.timedelta(days=7), NOW, views=["driver_stats_v2"])
+        fs.close()
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            status, resp = post(conn, body)
+            if status == 200:
+                break
+            time.sleep(0.05)
+        assert status == 200 and columns(resp)["trips"][0] == [rows[1]["trips"]]
+        conn.request("GET", "/health")
+        assert json.loads(conn.getresponse().read())["registry_version"] == 1
+    finally:
+        assert server.stop() == 0
+    assert "serving registry v1" in server.proc.stdout.read()
+
+
 def test_sigterm_with_idle_and_busy_connections_exits_0(tmp_path):
     repo, _ = make_repo(tmp_path)
     server = Server(repo)

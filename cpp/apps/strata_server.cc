@@ -2,8 +2,10 @@
 //
 //   strata-server --repo DIR [--host 127.0.0.1] [--port 6566] [--threads N]
 //                 [--registry-version V] [--refresh-ms 500] [--body-limit BYTES]
+//                 [--registry-poll-ms 2000]
 //
-// Serves the latest applied registry (or version V) from the repository's online store: a RocksDB
+// Serves the latest applied registry (or version V) from the repository's online store, and
+// switches to a newly applied one within --registry-poll-ms (not when V is given): a RocksDB
 // store is opened as a read-only secondary that follows the process writing it (materialization,
 // stream ingest), a Redis store as configured. Prints one line when ready:
 //
@@ -13,11 +15,14 @@
 
 
 #include <charconv>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "strata/features/online_serving.h"
 #include "strata/features/registry.h"
@@ -28,6 +33,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: strata-server --repo DIR [--host HOST] [--port PORT] [--threads N]\n"
     "                     [--registry-version V] [--refresh-ms MS] [--body-limit BYTES]\n"
+    "                     [--registry-poll-ms MS]\n"
     "\n"
     "Serves a feature repository's online features over HTTP (Feast's JSON API):\n"
     "  POST /get-online-features, GET /health, GET /metrics (Prometheus).\n"
@@ -38,7 +44,9 @@ constexpr const char* kUsage =
     "  --threads N             I/O threads (default: the number of cores)\n"
     "  --registry-version V    serve this applied registry version (default: the latest)\n"
     "  --refresh-ms MS         catch up with the store's writer every MS ms (default 500)\n"
-    "  --body-limit BYTES      largest request body (default 1048576)\n";
+    "  --body-limit BYTES      largest request body (default 1048576)\n"
+    "  --registry-poll-ms MS   look for a newly applied registry every MS ms and serve it\n"
+    "                          (default 2000; 0: never; not with --registry-version)\n";
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "strata-server: error: %s\n", message.c_str());
@@ -62,6 +70,7 @@ int main(int argc, char** argv) {
   strata::serve::ServerOptions options;
   options.handle_signals = true;
   std::optional<int64_t> registry_version;
+  int64_t poll_ms = 2000;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     if (arg == "-h" || arg == "--help") {
@@ -98,6 +107,9 @@ int main(int argc, char** argv) {
     } else if (name == "--refresh-ms") {
       if (!number(0, 3600000)) return Usage("--refresh-ms must be 0..3600000");
       options.refresh_interval_ms = n;
+    } else if (name == "--registry-poll-ms") {
+      if (!number(0, 3600000)) return Usage("--registry-poll-ms must be 0..3600000");
+      poll_ms = n;
     } else if (name == "--body-limit") {
       if (!number(1024, int64_t{1} << 30)) return Usage("--body-limit must be 1024..1073741824");
       options.body_limit = static_cast<size_t>(n);
@@ -141,7 +153,59 @@ int main(int argc, char** argv) {
               options.host.c_str(), static_cast<unsigned>((*server)->port()),
               static_cast<long long>(version->version), std::string((*store)->kind()).c_str());
   std::fflush(stdout);
+
+  // Follow `strata apply`: serve a newly applied registry when its online store is the same one.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  std::thread poller;
+  if (!registry_version && poll_ms > 0) {
+    poller = std::thread([&, config = shared_repo->online] {
+      int64_t skipped = -1;  // a version that cannot be served (reported once)
+      std::unique_lock<std::mutex> lock(mu);
+      while (!cv.wait_for(lock, std::chrono::milliseconds(poll_ms), [&] { return done; })) {
+        lock.unlock();
+        auto latest = registry.Latest();
+        if (latest.ok() && latest->has_value() && (*latest)->version != (*server)->registry_version() &&
+            (*latest)->version != skipped) {
+          const int64_t v = (*latest)->version;
+          auto next = strata::features::RepositoryFromJson((*latest)->json, root);
+          std::string problem;
+          if (!next.ok()) {
+            problem = next.status().message();
+          } else if (next->online.type != config.type || next->online.path != config.path ||
+                     next->online.url != config.url || next->online.key_prefix != config.key_prefix) {
+            problem = "its online store differs from the one being served; restart the server";
+          } else {
+            auto serving = strata::features::OnlineServing::Make(
+                std::make_shared<const strata::features::Repository>(std::move(*next)), *store);
+            if (serving.ok()) {
+              (*server)->SetServing(std::move(*serving), v);
+              std::printf("strata-server: serving registry v%lld\n", static_cast<long long>(v));
+              std::fflush(stdout);
+            } else {
+              problem = serving.status().message();
+            }
+          }
+          if (!problem.empty()) {
+            std::fprintf(stderr, "strata-server: not serving registry v%lld: %s\n", static_cast<long long>(v),
+                         problem.c_str());
+            skipped = v;
+          }
+        }
+        lock.lock();
+      }
+    });
+  }
   (*server)->Wait();
+  if (poller.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      done = true;
+    }
+    cv.notify_all();
+    poller.join();
+  }
   server->reset();
   strata::Status closed = (*store)->Close();
   if (!closed.ok()) return Fail("closing the online store: " + closed.message());

@@ -71,7 +71,8 @@ class OnlineServing {
   /// Reads the store once per feature view, for all entity rows. Entity columns that are not
   /// join keys but request fields of a requested on-demand view count as request data (Feast
   /// clients send request data among the entities); a column named neither way is an error.
-  /// Output columns: the request's join key columns (in request order), then one per feature.
+  /// Output columns: the request's columns that are join keys of some entity of the registry (in
+  /// request order), then one per feature.
   /// An on-demand feature is PRESENT when its expression gives a value, NOT_FOUND when null;
   /// its timestamp is the newest of its source views' rows.
   Result<OnlineResponse> Get(const OnlineRequest& request) const;
@@ -83,7 +84,7 @@ class OnlineServing {
   OnlineServing() = default;
   std::shared_ptr<const Repository> repo_;
   std::shared_ptr<online::OnlineStore> store_;
-  struct Compiled;  // per on-demand view: parsed expressions
+  struct Compiled;  // per view: join keys and key encoder; per on-demand view: parsed expressions
   std::shared_ptr<const Compiled> compiled_;
 };
 

@@ -560,7 +560,8 @@ Endpoint Server::Impl::Handle(const Request& req, Response* res) {
   const Endpoint endpoint = EndpointOf(path);
   auto method_not_allowed = [&](const char* allowed) {
     SetError(res, http::status::method_not_allowed,
-             std::string(req.method_string()) + " " + std::string(path) + " is not supported (use " +
+             std::string(req.method_string().substr(0, 20)) + " " + std::string(path.substr(0, 200)) +
+                 " is not supported (use " +
                  allowed + ")");
     res->set(http::field::allow, allowed);
   };

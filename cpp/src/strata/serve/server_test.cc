@@ -316,6 +316,22 @@ TEST_F(ServerTest, SecondarySeesNewWritesAfterRefresh) {
   EXPECT_TRUE(seen) << res.body();
 }
 
+TEST_F(ServerTest, SetServingSwitchesRegistries) {
+  Client c(server_->port());
+  const std::string body = R"({"feature_service": "eta_model", "entities": {"driver_id": [1001]}})";
+  auto res = c.Send(http::verb::post, "/get-online-features", body);
+  EXPECT_NE(res.body().find(R"(["driver_id","conv_rate"])"), std::string::npos) << res.body();
+  auto repo = MakeRepo();
+  repo->feature_services[0].features.push_back("driver_stats:trips");
+  ASSERT_OK_AND_ASSIGN(auto next, features::OnlineServing::Make(
+                                      repo, std::shared_ptr<online::OnlineStore>(serving_, &serving_->store())));
+  server_->SetServing(std::move(next), 4);
+  EXPECT_EQ(server_->registry_version(), 4);
+  res = c.Send(http::verb::post, "/get-online-features", body);
+  EXPECT_NE(res.body().find(R"(["driver_id","conv_rate","trips"])"), std::string::npos) << res.body();
+  EXPECT_NE(c.Send(http::verb::get, "/health").body().find("\"registry_version\":4"), std::string::npos);
+}
+
 TEST_F(ServerTest, ShutdownClosesIdleConnectionsAndReturns) {
   Client idle(server_->port());
   ASSERT_EQ(idle.Send(http::verb::get, "/health").result_int(), 200);
