@@ -60,9 +60,7 @@ Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> RowsWhere(const table::
     }
     ARROW_ASSIGN_OR_RAISE(auto mask, keep.Finish());
     std::shared_ptr<arrow::RecordBatch> data = b;
-    for (const char* c : {kRowIndexColumn, kFilePathColumn}) {
-      ARROW_ASSIGN_OR_RAISE(data, data->RemoveColumn(data->schema()->GetFieldIndex(c)));
-    }
+    ARROW_ASSIGN_OR_RAISE(data, data->RemoveColumn(data->schema()->GetFieldIndex(kRowIndexColumn)));
     ARROW_ASSIGN_OR_RAISE(auto sel, arrow::compute::Filter(data, mask));
     if (sel.record_batch()->num_rows() > 0) out.push_back(sel.record_batch());
   }

@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include <arrow/array.h>
+#include <arrow/buffer.h>
 #include <arrow/builder.h>
 #include <arrow/compute/api.h>
 #include <arrow/filesystem/filesystem.h>
@@ -15,6 +16,7 @@
 #include <arrow/table.h>
 #include <arrow/table_builder.h>
 #include <arrow/type.h>
+#include <arrow/util/bit_util.h>
 #include <arrow/util/key_value_metadata.h>
 #include <parquet/arrow/reader.h>
 #include <parquet/arrow/schema.h>
@@ -220,7 +222,6 @@ Result<ScanPlan> PlanScan(const Snapshot& snapshot, const ScanOptions& options) 
   }
   if (options.with_row_ids) {
     out_fields.push_back(arrow::field(kRowIndexColumn, arrow::int64(), false));
-    out_fields.push_back(arrow::field(kFilePathColumn, arrow::utf8(), false));
   }
   plan.output_schema = arrow::schema(out_fields);
   if (options.filter) {
@@ -342,6 +343,11 @@ Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> ReadFile(const Snapshot
     if (!dv.ok()) return WithContext(dv.status(), "deletion vector of '" + display + "'");
     deleted = *dv;
   }
+  std::vector<uint64_t> deleted_rows;  // sorted
+  if (deleted) {
+    deleted_rows.resize(deleted->cardinality());
+    deleted->toUint64Array(deleted_rows.data());
+  }
 
   std::optional<arrow::compute::Expression> bound_filter;
   arrow::FieldVector logical_read;
@@ -398,10 +404,18 @@ Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> ReadFile(const Snapshot
       // Deletion vector and filter, combined into one selection.
       std::shared_ptr<arrow::Array> keep;
       if (deleted) {
-        arrow::BooleanBuilder b;
-        ARROW_RETURN_NOT_OK(b.Reserve(n));
-        for (int64_t i = 0; i < n; ++i) b.UnsafeAppend(!deleted->contains(static_cast<uint64_t>(row + i)));
-        ARROW_RETURN_NOT_OK(b.Finish(&keep));
+        // Every row but the deleted ones in [row, row + n), found by binary search in the sorted
+        // deleted rows rather than one bitmap lookup per row.
+        auto lo = std::lower_bound(deleted_rows.begin(), deleted_rows.end(), static_cast<uint64_t>(row));
+        auto hi = std::lower_bound(lo, deleted_rows.end(), static_cast<uint64_t>(row + n));
+        if (lo != hi) {
+          ARROW_ASSIGN_OR_RAISE(auto bits, arrow::AllocateBitmap(n));
+          arrow::bit_util::SetBitsTo(bits->mutable_data(), 0, n, true);
+          for (auto it = lo; it != hi; ++it) {
+            arrow::bit_util::ClearBit(bits->mutable_data(), static_cast<int64_t>(*it) - row);
+          }
+          keep = std::make_shared<arrow::BooleanArray>(n, std::move(bits));
+        }
       }
       if (bound_filter) {
         ARROW_ASSIGN_OR_RAISE(auto mask, arrow::compute::ExecuteScalarExpression(*bound_filter, *read_schema, logical));
@@ -424,10 +438,7 @@ Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> ReadFile(const Snapshot
       for (const auto& f : out_fields) final_fields.push_back(f->WithMetadata(nullptr));
       if (options.with_row_ids) {
         final_cols.push_back(row_index);
-        ARROW_ASSIGN_OR_RAISE(auto paths, arrow::MakeArrayFromScalar(arrow::StringScalar(file.path), n));
-        final_cols.push_back(paths);
         final_fields.push_back(arrow::field(kRowIndexColumn, arrow::int64(), false));
-        final_fields.push_back(arrow::field(kFilePathColumn, arrow::utf8(), false));
       }
       auto result = arrow::RecordBatch::Make(arrow::schema(final_fields), n, final_cols);
       if (keep) {

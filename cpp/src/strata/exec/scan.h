@@ -24,7 +24,8 @@ struct ScanOptions {
   expr::NodePtr filter;
   /// Files read concurrently.
   int file_parallelism = 4;
-  /// Add the row's index in its physical file and the file path (used by DELETE/UPDATE/MERGE).
+  /// Add the row's index in its physical file (used by DELETE/UPDATE/MERGE, which read one file
+  /// at a time and so know the file without a per-row column).
   bool with_row_ids = false;
 };
 
@@ -50,8 +51,7 @@ Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> ReadFile(const table::S
 /// Convenience: the whole scan as one table.
 Result<std::shared_ptr<arrow::Table>> ScanToTable(table::SnapshotPtr snapshot, ScanOptions options);
 
-/// Column names for row ids when `with_row_ids` is set.
+/// Column name of the row index when `with_row_ids` is set.
 inline constexpr const char* kRowIndexColumn = "__strata_row_index";
-inline constexpr const char* kFilePathColumn = "__strata_file_path";
 
 }  // namespace strata::exec

@@ -75,11 +75,9 @@ using table::AddFile;
 
 Result<std::shared_ptr<arrow::RecordBatch>> DropRowIds(const std::shared_ptr<arrow::RecordBatch>& b) {
   std::shared_ptr<arrow::RecordBatch> out = b;
-  for (const char* name : {exec::kRowIndexColumn, exec::kFilePathColumn}) {
-    int i = out->schema()->GetFieldIndex(name);
-    if (i >= 0) {
-      ARROW_ASSIGN_OR_RAISE(out, out->RemoveColumn(i));
-    }
+  int i = out->schema()->GetFieldIndex(exec::kRowIndexColumn);
+  if (i >= 0) {
+    ARROW_ASSIGN_OR_RAISE(out, out->RemoveColumn(i));
   }
   return out;
 }

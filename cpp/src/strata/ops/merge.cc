@@ -285,7 +285,7 @@ class JoinTable {
     size_t cap = 16;
     while (cap < 2 * n) cap <<= 1;
     mask_ = cap - 1;
-    slots_.assign(cap, 0);
+    slots_.assign(cap, Slot{});
     next_.assign(n, 0);
     size_t bits = 512;
     while (bits < 16 * n) bits <<= 1;
@@ -293,18 +293,19 @@ class JoinTable {
     filter_.assign(bits / 64, 0);
     for (size_t r = 0; r < n; ++r) {
       if (!keys_.valid[r]) continue;
-      size_t bit = FilterBit(keys_.hashes[r]);
+      const uint64_t h = keys_.hashes[r];
+      size_t bit = FilterBit(h);
       filter_[bit >> 6] |= uint64_t{1} << (bit & 63);
-      size_t i = keys_.hashes[r] & mask_;
+      size_t i = h & mask_;
       while (true) {
-        int64_t head = slots_[i];
-        if (head == 0) {
-          slots_[i] = static_cast<int64_t>(r) + 1;
+        Slot& s = slots_[i];
+        if (s.head == 0) {
+          s = Slot{h, static_cast<int64_t>(r) + 1};
           break;
         }
-        if (Equal(keys_, static_cast<size_t>(head - 1), r)) {
-          next_[r] = head;
-          slots_[i] = static_cast<int64_t>(r) + 1;
+        if (s.hash == h && Equal(keys_, static_cast<size_t>(s.head - 1), r)) {
+          next_[r] = s.head;
+          s.head = static_cast<int64_t>(r) + 1;
           break;
         }
         i = (i + 1) & mask_;
@@ -312,48 +313,88 @@ class JoinTable {
     }
   }
 
-  /// Appends (probe row, build row) for every key match of the probe rows.
+  /// Appends (probe row, build row) for every key match of the probe rows, in probe row order.
+  /// Rows go through in blocks, in stages that each prefetch what the next one reads (filter
+  /// word, then slot, then build key), so the cache misses of a block overlap instead of
+  /// following one another: with a large build side every stage is a miss to memory.
   void Probe(const EncodedKeys& probe, std::vector<int64_t>* probe_rows, std::vector<int64_t>* build_rows) const {
-    for (size_t r = 0; r < probe.valid.size(); ++r) {
-      if (!probe.valid[r]) continue;
-      size_t bit = FilterBit(probe.hashes[r]);
-      if (!((filter_[bit >> 6] >> (bit & 63)) & 1)) continue;  // no build key has this hash
-      size_t i = probe.hashes[r] & mask_;
-      while (true) {
-        int64_t head = slots_[i];
-        if (head == 0) break;
-        if (EqualAcross(probe, r, static_cast<size_t>(head - 1))) {
-          for (int64_t b = head; b != 0; b = next_[static_cast<size_t>(b - 1)]) {
-            probe_rows->push_back(static_cast<int64_t>(r));
-            build_rows->push_back(b - 1);
+    constexpr size_t kBlock = 64;
+    size_t cand[kBlock];      // probe rows that passed the filter
+    int64_t heads[kBlock];    // their chain heads with an equal hash (0: none)
+    const size_t n = probe.valid.size();
+    for (size_t base = 0; base < n; base += kBlock) {
+      const size_t end = std::min(n, base + kBlock);
+      for (size_t r = base; r < end; ++r) __builtin_prefetch(&filter_[FilterBit(probe.hashes[r]) >> 6]);
+      size_t m = 0;
+      for (size_t r = base; r < end; ++r) {
+        const size_t bit = FilterBit(probe.hashes[r]);
+        const bool maybe = probe.valid[r] && ((filter_[bit >> 6] >> (bit & 63)) & 1);
+        cand[m] = r;
+        m += maybe ? 1 : 0;  // most rows of a large target match nothing: no branch to mispredict
+      }
+      for (size_t j = 0; j < m; ++j) __builtin_prefetch(&slots_[probe.hashes[cand[j]] & mask_]);
+      for (size_t j = 0; j < m; ++j) {
+        const uint64_t h = probe.hashes[cand[j]];
+        size_t i = h & mask_;
+        heads[j] = 0;
+        while (slots_[i].head != 0) {
+          if (slots_[i].hash == h) {
+            heads[j] = slots_[i].head;
+            if (probe.fixed) __builtin_prefetch(&keys_.ints[static_cast<size_t>(heads[j] - 1)]);
+            break;
           }
-          break;
+          i = (i + 1) & mask_;
         }
-        i = (i + 1) & mask_;
+      }
+      for (size_t j = 0; j < m; ++j) {
+        if (heads[j] == 0) continue;
+        const size_t r = cand[j];
+        int64_t head = heads[j];
+        // Equal hashes are almost always equal keys; a collision takes the slow walk.
+        if (!EqualAcross(probe, r, static_cast<size_t>(head - 1))) head = Find(probe, r);
+        for (int64_t b = head; b != 0; b = next_[static_cast<size_t>(b - 1)]) {
+          probe_rows->push_back(static_cast<int64_t>(r));
+          build_rows->push_back(b - 1);
+        }
       }
     }
   }
 
  private:
+  /// A chain head (1-based build row; 0 = empty) with its key hash, so a probe compares hashes
+  /// in the slot it has already loaded and touches the build keys only on a hash match.
+  struct Slot {
+    uint64_t hash = 0;
+    int64_t head = 0;
+  };
+
   static bool Equal(const EncodedKeys& k, size_t a, size_t b) {
-    if (k.hashes[a] != k.hashes[b]) return false;
     return k.fixed ? k.ints[a] == k.ints[b] : k.bytes[a] == k.bytes[b];
   }
   bool EqualAcross(const EncodedKeys& probe, size_t p, size_t b) const {
-    if (probe.hashes[p] != keys_.hashes[b]) return false;
     return probe.fixed ? probe.ints[p] == keys_.ints[b] : probe.bytes[p] == keys_.bytes[b];
+  }
+  /// The chain head of probe row `r`'s key, 0 when the build side does not have it.
+  int64_t Find(const EncodedKeys& probe, size_t r) const {
+    const uint64_t h = probe.hashes[r];
+    for (size_t i = h & mask_; slots_[i].head != 0; i = (i + 1) & mask_) {
+      if (slots_[i].hash == h && EqualAcross(probe, r, static_cast<size_t>(slots_[i].head - 1))) {
+        return slots_[i].head;
+      }
+    }
+    return 0;
   }
 
   // A one-hash Bloom filter over the build keys (16 bits per key, ~6% false positives), small
   // enough to stay in cache: most probe rows of a large target match nothing, and the filter
-  // turns their three cache misses in the table into one cached bit test.
+  // turns their misses in the table into one bit test.
   size_t FilterBit(uint64_t hash) const { return static_cast<size_t>(hash >> 32) & filter_mask_; }
 
   EncodedKeys keys_;
   std::vector<uint64_t> filter_;
   size_t filter_mask_ = 0;
   size_t mask_ = 0;
-  std::vector<int64_t> slots_;
+  std::vector<Slot> slots_;
   std::vector<int64_t> next_;
 };
 
@@ -959,9 +1000,7 @@ Result<MergeResult> MergeRun(std::shared_ptr<storage::ObjectStore> store,
       TargetBatch tb;
       tb.row_index = std::static_pointer_cast<arrow::Int64Array>(b->GetColumnByName(exec::kRowIndexColumn));
       if (read_columns.empty()) {
-        for (const char* c : {exec::kRowIndexColumn, exec::kFilePathColumn}) {
-          ARROW_ASSIGN_OR_RAISE(b, b->RemoveColumn(b->schema()->GetFieldIndex(c)));
-        }
+        ARROW_ASSIGN_OR_RAISE(b, b->RemoveColumn(b->schema()->GetFieldIndex(exec::kRowIndexColumn)));
         if (schema_changed) {
           ARROW_ASSIGN_OR_RAISE(b, internal::ConformBatch(*b, plan.table_schema));
         }
@@ -1194,17 +1233,19 @@ Result<MergeResult> MergeRun(std::shared_ptr<storage::ObjectStore> store,
           }
         }
       }
+      // Copy-on-write keeps the unchanged rows, in case the file changes.
+      const bool keep_rows = !use_dv && passes == 1;
       std::vector<int64_t> keep;
       int64_t nchanged = 0;
       for (int64_t t = 0; t < nt; ++t) {
         if (changed[static_cast<size_t>(t)]) {
           changed_rows.add(static_cast<uint64_t>(row_index->Value(t)));
           ++nchanged;
-        } else {
+        } else if (keep_rows) {
           keep.push_back(t);
         }
       }
-      if (!use_dv && passes == 1) {  // copy-on-write keeps the unchanged rows, in case the file changes
+      if (keep_rows) {
         if (nchanged == 0) {
           kept.push_back(file_batch);
         } else if (!keep.empty()) {
