@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <arrow/buffer.h>
 
@@ -44,6 +45,17 @@ class OneFileStore final : public strata::storage::ObjectStore {
   std::shared_ptr<arrow::Buffer> data_;
 };
 
+/// The same set of rows. Not Roaring64Map::operator==: in CRoaring 0.2.66 (Debian 12) it skips
+/// an empty bucket on one side by advancing both sides, so two equal sets compare unequal when
+/// one holds empty buckets (which the format allows and serializing drops).
+bool SameRows(const roaring::Roaring64Map& a, const roaring::Roaring64Map& b) {
+  if (a.cardinality() != b.cardinality()) return false;
+  std::vector<uint64_t> va(a.cardinality()), vb(b.cardinality());
+  a.toUint64Array(va.data());
+  b.toUint64Array(vb.data());
+  return va == vb;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -53,10 +65,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto rows = DeserializeBitmap(input);
   if (rows.ok()) {
     auto again = DeserializeBitmap(SerializeBitmap(**rows));
-    if (!again.ok() || !(static_cast<const ::Roaring64Map&>(**again) ==
-                         static_cast<const ::Roaring64Map&>(**rows))) {
-      std::abort();
-    }
+    if (!again.ok() || !SameRows(**again, **rows)) std::abort();
   }
 
   auto decoded = Z85Decode(input);
