@@ -57,6 +57,8 @@ bench: build
 	@.venv/bin/python bench/features/bench_asof.py
 	@bench/pit/setup-feast
 	@.venv/bin/python bench/pit/bench_pit.py
+	@bench/serve/setup
+	@.venv/bin/python bench/serve/bench_serve.py
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz

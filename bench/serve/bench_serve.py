@@ -1,6 +1,7 @@
 """Feature server latency: strata-server over RocksDB, 1M entities x 10 features, on loopback.
 
     bench/serve/setup                                    # wrk (apt), once
+    bench/pit/setup-feast                                # the Feast peer's .venv-feast, once (optional)
     .venv/bin/python bench/serve/bench_serve.py          # 1M entities (default)
     .venv/bin/python bench/serve/bench_serve.py --quick  # 100k entities, shorter runs
 
@@ -11,6 +12,11 @@ What it runs (each against the same server process, after a warm-up):
   latency measured from each request's due time (no coordinated omission; Debian has no wrk2):
   1 entity x 10 features at 10,000 requests/s (target p99 <= 1 ms) and 100-entity batches at
   --batch-rate requests/s (target p99 <= 5 ms).
+- the peer: Feast's Python feature server (`feast serve`, bench/serve/feast_server_peer.py run with
+  .venv-feast) over its default local online store, sqlite, loaded with the same rows (exported from
+  strata's table to Parquet). Both servers must give the same answers for a sample of entity ids
+  before anything is measured; then the same wrk runs go to Feast, and the report gives the
+  throughput ratio strata/Feast per request shape (target: >= 10x). On when .venv-feast exists.
 - the floor: redis-benchmark GET of a value the size of one stored row, on a private redis-server.
 
 Client and server share the machine's cores; the report says how many. Results: a table on stdout and
@@ -20,9 +26,12 @@ bench/out/serve/results_<entities>.{json,md}.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import http.client
 import json
 import os
 import re
+import selectors
 import shutil
 import signal
 import socket
@@ -33,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import OUT_DIR, REPO_DIR  # noqa: E402
@@ -44,6 +54,8 @@ from strata.features.cli import server_binary  # noqa: E402
 HERE = Path(__file__).resolve().parent
 OUT = OUT_DIR / "serve"
 FEATURES = [f"stats:f{i}" for i in range(10)]
+FEAST_PY = REPO_DIR / ".venv-feast" / "bin" / "python"
+WRK_SHAPES = ((1, 1), (1, 16), (100, 16))  # (entities per request, connections)
 
 DEFS = """\
 entities:
@@ -119,6 +131,134 @@ def start_server(repo: Path, threads: int) -> tuple[subprocess.Popen, int]:
     return proc, int(m.group(1))
 
 
+def export_parquet(repo: Path, n: int) -> Path:
+    """The rows of strata's source table as one Parquet file (cached), for the Feast peer."""
+    out = OUT / f"table_{n}.parquet"
+    if out.exists() and out.stat().st_mtime >= (repo / ".ready").stat().st_mtime:
+        return out
+    reader = strata.Table(str(repo / "data/stats")).to_reader()
+    tmp = out.with_suffix(".parquet.tmp")
+    with pq.ParquetWriter(tmp, reader.schema) as w:
+        for batch in reader:
+            w.write_batch(batch)
+    tmp.replace(out)
+    return out
+
+
+def feast_peer_cmd(n: int, parquet: Path) -> list[str]:
+    return [str(FEAST_PY), str(HERE / "feast_server_peer.py"), "--dir", str(OUT / f"feast_{n}"),
+            "--parquet", str(parquet), "--entities", str(n)]
+
+
+def build_feast_store(n: int, parquet: Path) -> None:
+    """Feast's repository with the rows of `parquet` in its sqlite online store (cached)."""
+    ready = OUT / f"feast_{n}" / ".ready"
+    if ready.exists() and ready.stat().st_mtime >= parquet.stat().st_mtime:
+        return
+    if ready.exists():
+        ready.unlink()  # strata's table was rebuilt since: reload
+    t0 = time.perf_counter()
+    p = subprocess.run(feast_peer_cmd(n, parquet) + ["--build-only"], capture_output=True, text=True,
+                       timeout=max(900, n / 500))
+    if p.returncode != 0:
+        raise SystemExit(f"building Feast's store failed ({p.returncode}): {p.stderr[-3000:]}")
+    peer = " ".join(line for line in p.stderr.splitlines() if line.startswith("[feast-peer]"))
+    print(f"built Feast's store for {n:,} entities in {time.perf_counter() - t0:.1f}s: {peer}", flush=True)
+
+
+class FeastServer:
+    """Feast's feature server over the store build_feast_store() made, run by feast_server_peer.py
+    with .venv-feast. stop() is bounded and leaves no process behind."""
+
+    def __init__(self, n: int, parquet: Path, workers: int, max_requests: int | None, log: Path):
+        self.server_pid = None
+        cmd = feast_peer_cmd(n, parquet) + ["--workers", str(workers)]
+        if max_requests is not None:
+            cmd += ["--max-requests", str(max_requests)]
+        with open(log, "w") as err:
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, start_new_session=True)
+        try:
+            line = self._read_line(timeout=180)
+            m = re.search(r"listening on http://127\.0\.0\.1:(\d+) \(feast ([^,]+), workers: (\d+), pid: (\d+)\)",
+                          line)
+            if not m:
+                raise SystemExit(f"Feast's server did not start: {line!r}; see {log}")
+        except BaseException:
+            self.stop()
+            raise
+        self.port, self.version, self.workers = int(m.group(1)), m.group(2), int(m.group(3))
+        self.server_pid = int(m.group(4))
+        self.label = f"feast serve ({self.workers} workers" + \
+            ("" if max_requests is None else f", max-requests {max_requests}") + ")"
+
+    def _read_line(self, timeout: float) -> str:
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.proc.stdout, selectors.EVENT_READ)
+            return self.proc.stdout.readline() if sel.select(timeout) else ""
+
+    def stop(self) -> None:
+        # The peer passes SIGTERM on to gunicorn and waits for it (<= 20 s); then kill whatever is left:
+        # the peer's process group and the server's own one (its pid).
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                pass
+        for pgid in (self.proc.pid, self.server_pid):
+            if pgid is not None:
+                try:
+                    os.killpg(pgid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        if self.proc.returncode is None:
+            self.proc.wait(5)
+
+
+def post_json(port: int, body: dict) -> dict:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("POST", "/get-online-features", body=json.dumps(body), headers={"Content-Type": "application/json"})
+        res = conn.getresponse()
+        data = res.read()
+        if res.status != 200:
+            raise SystemExit(f"port {port}: HTTP {res.status}: {data[:500]!r}")
+        return json.loads(data)
+    finally:
+        conn.close()
+
+
+def check_same_answers(strata_port: int, feast_port: int, n: int) -> int:
+    """Asks both servers for the same entity ids (one unknown) and compares every feature's values and
+    statuses, and event timestamps to the second (Feast's JSON drops the fraction). Features are matched
+    by name: Feast does not keep the requested order. Returns the number of values compared."""
+    rng = np.random.default_rng(7)
+    ids = sorted({1, 2, n // 2, n, *(int(x) for x in rng.integers(1, n + 1, 20))}) + [n + 1]
+
+    def by_name(resp: dict) -> dict:
+        return dict(zip(resp["metadata"]["feature_names"], resp["results"]))
+
+    def second(ts: str) -> dt.datetime:
+        return dt.datetime.fromisoformat(ts.replace("Z", "+00:00")).replace(microsecond=0)
+
+    body = {"features": FEATURES, "entities": {"driver_id": ids}}
+    want, got = by_name(post_json(strata_port, body)), by_name(post_json(feast_port, body))
+    if set(want) != set(got):
+        raise SystemExit(f"strata and Feast answer with different columns: {sorted(want)} vs {sorted(got)}")
+    compared = 0
+    for name, w in want.items():
+        g = got[name]
+        for i, d in enumerate(ids):
+            ours = (w["values"][i], w["statuses"][i], second(w["event_timestamps"][i]))
+            theirs = (g["values"][i], g["statuses"][i], second(g["event_timestamps"][i]))
+            if ours != theirs:
+                raise SystemExit(f"strata and Feast disagree on {name} of driver {d}: {ours} vs {theirs}")
+            compared += 1
+    if want["f0"]["statuses"][-1] != "NOT_FOUND" or want["f0"]["statuses"][0] != "PRESENT":
+        raise SystemExit(f"unexpected statuses from strata: {want['f0']['statuses']}")
+    return compared
+
+
 def build_loadgen() -> Path:
     exe = OUT / "loadgen"
     src = HERE / "loadgen.cc"
@@ -143,13 +283,13 @@ def parse_wrk(text: str) -> dict:
     return out
 
 
-def run_wrk(port: int, n: int, batch: int, conns: int, seconds: int) -> dict:
+def run_wrk(port: int, n: int, batch: int, conns: int, seconds: int, server: str = "strata-server") -> dict:
     env = dict(os.environ, BENCH_ENTITIES=str(n), BENCH_BATCH=str(batch), BENCH_FEATURES=json.dumps(FEATURES))
     p = subprocess.run(["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency", "-s", str(HERE / "wrk_post.lua"),
                         f"http://127.0.0.1:{port}"], capture_output=True, text=True, env=env, timeout=seconds + 60)
     if p.returncode != 0:
         raise SystemExit(f"wrk failed: {p.stderr}")
-    return {"tool": "wrk", "batch": batch, "connections": conns, **parse_wrk(p.stdout)}
+    return {"tool": "wrk", "server": server, "batch": batch, "connections": conns, **parse_wrk(p.stdout)}
 
 
 def run_loadgen(exe: Path, port: int, n: int, batch: int, rate: float, conns: int, seconds: int) -> dict:
@@ -158,14 +298,16 @@ def run_loadgen(exe: Path, port: int, n: int, batch: int, rate: float, conns: in
                         "--features", json.dumps(FEATURES)], capture_output=True, text=True, timeout=seconds + 60)
     if p.returncode != 0 and not p.stdout:
         raise SystemExit(f"loadgen failed: {p.stderr}")
-    return {"tool": "loadgen (open loop)", "batch": batch, "connections": conns, **json.loads(p.stdout)}
+    return {"tool": "loadgen (open loop)", "server": "strata-server", "batch": batch, "connections": conns,
+            **json.loads(p.stdout)}
 
 
 def run_redis_floor(value_size: int, n: int, seconds: int) -> dict:
     exe = shutil.which("redis-server")
     bench = shutil.which("redis-benchmark")
     if exe is None or bench is None:
-        return {"tool": "redis-benchmark", "skipped": "redis-server/redis-benchmark not installed"}
+        return {"tool": "redis-benchmark", "server": "redis-server",
+                "skipped": "redis-server/redis-benchmark not installed"}
     port = free_port()
     proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -185,7 +327,7 @@ def run_redis_floor(value_size: int, n: int, seconds: int) -> dict:
         rows = [r for r in p.stdout.splitlines() if r.startswith('"GET')]
         vals = [float(x.strip('"')) for x in rows[-1].split(",")[1:]]
         # "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
-        return {"tool": "redis-benchmark GET", "batch": 1, "connections": 16, "rps": vals[0],
+        return {"tool": "redis-benchmark GET", "server": "redis-server", "batch": 1, "connections": 16, "rps": vals[0],
                 "p50_us": vals[3] * 1e3, "p99_us": vals[5] * 1e3, "value_bytes": value_size}
     finally:
         proc.terminate()
@@ -209,49 +351,95 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=10_000, help="open-loop rate for 1-entity requests")
     ap.add_argument("--batch-rate", type=float, default=1_000, help="open-loop rate for 100-entity requests")
     ap.add_argument("--no-redis", action="store_true")
+    ap.add_argument("--feast", action="store_true", default=None,
+                    help="compare with Feast's feature server (default: when .venv-feast exists)")
+    ap.add_argument("--skip-feast", dest="feast", action="store_false")
+    ap.add_argument("--feast-workers", type=int, help="feast serve --workers (default: --threads)")
+    ap.add_argument("--feast-max-requests", type=int,
+                    help="feast serve --max-requests (default: Feast's, 1000: each worker is restarted after "
+                         "~1,000 requests, which costs Feast up to half its throughput at 16 connections; "
+                         "0: never)")
     args = ap.parse_args()
     if args.quick:
         args.entities, args.seconds = 100_000, 5
+    if args.feast is None:
+        args.feast = FEAST_PY.exists()
+    elif args.feast and not FEAST_PY.exists():
+        raise SystemExit("--feast needs .venv-feast: run bench/pit/setup-feast")
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: run bench/serve/setup")
+    # A SIGTERM unwinds like Ctrl-C, so that the finally blocks below stop the servers.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     OUT.mkdir(parents=True, exist_ok=True)
     repo = build_repo(args.entities)
     loadgen = build_loadgen()
-    proc, port = start_server(repo, args.threads)
+    feast = None
+    if args.feast:
+        parquet = export_parquet(repo, args.entities)
+        build_feast_store(args.entities, parquet)
     results = []
     try:
-        # Warm-up: touch the store so the first measured run is not a cold-cache one.
-        run_wrk(port, args.entities, 100, 8, 3)
-        for batch, conns in ((1, 1), (1, 16), (100, 16)):
-            results.append(run_wrk(port, args.entities, batch, conns, args.seconds))
+        proc, port = start_server(repo, args.threads)
+        try:
+            if args.feast:
+                feast = FeastServer(args.entities, parquet, args.feast_workers or args.threads,
+                                    args.feast_max_requests, OUT / f"feast_server_{args.entities}.log")
+                compared = check_same_answers(port, feast.port, args.entities)
+                print(f"strata-server and Feast {feast.version} agree on {compared} values", flush=True)
+            # Warm-up: touch the store so the first measured run is not a cold-cache one.
+            run_wrk(port, args.entities, 100, 8, 3)
+            for batch, conns in WRK_SHAPES:
+                results.append(run_wrk(port, args.entities, batch, conns, args.seconds))
+                print(json.dumps(results[-1]), flush=True)
+            results.append(run_loadgen(loadgen, port, args.entities, 1, args.rate, 32, args.seconds))
             print(json.dumps(results[-1]), flush=True)
-        results.append(run_loadgen(loadgen, port, args.entities, 1, args.rate, 32, args.seconds))
-        print(json.dumps(results[-1]), flush=True)
-        results.append(run_loadgen(loadgen, port, args.entities, 100, args.batch_rate, 16, args.seconds))
-        print(json.dumps(results[-1]), flush=True)
+            results.append(run_loadgen(loadgen, port, args.entities, 100, args.batch_rate, 16, args.seconds))
+            print(json.dumps(results[-1]), flush=True)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                code = proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                code = proc.wait(5)
+            if code != 0:
+                print(f"strata-server exited with {code}: {proc.stderr.read()}", file=sys.stderr)
+        if feast is not None:
+            # Feast's turn, with strata-server stopped (it stayed idle during strata's runs).
+            run_wrk(feast.port, args.entities, 100, 8, 3, feast.label)
+            for batch, conns in WRK_SHAPES:
+                results.append(run_wrk(feast.port, args.entities, batch, conns, args.seconds, feast.label))
+                print(json.dumps(results[-1]), flush=True)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(10)
-        if code != 0:
-            print(f"strata-server exited with {code}: {proc.stderr.read()}", file=sys.stderr)
+        if feast is not None:
+            feast.stop()
     if not args.no_redis:
         results.append(run_redis_floor(200, args.entities, args.seconds))
         print(json.dumps(results[-1]), flush=True)
 
     cores = os.cpu_count()
     lines = [f"# Feature server: {args.entities:,} entities x 10 features, RocksDB, loopback, {cores} cores "
-             f"shared by client and server (server threads: {args.threads})", "",
-             "| tool | entities/request | connections | target rate | achieved req/s | p50 | p90 | p99 | p99.9 | errors |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             f"shared by client and server (server threads: {args.threads})", ""]
+    if feast is not None:
+        recycle = ("Feast's default worker recycling (--max-requests 1000)" if args.feast_max_requests is None
+                   else f"--max-requests {args.feast_max_requests}")
+        lines += [f"Peer: Feast {feast.version} `feast serve` (gunicorn, {feast.workers} uvicorn workers, {recycle}), "
+                  "sqlite online store, same rows.", ""]
+    lines += ["| server | tool | entities/request | connections | target rate | achieved req/s | p50 | p90 | p99 "
+              "| p99.9 | errors |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in results:
         if "skipped" in r:
-            lines.append(f"| {r['tool']} | - | - | - | skipped: {r['skipped']} | | | | | |")
+            lines.append(f"| {r['server']} | {r['tool']} | - | - | - | skipped: {r['skipped']} | | | | | |")
             continue
-        lines.append("| {tool} | {b} | {c} | {tr} | {rps} | {p50} | {p90} | {p99} | {p999} | {err} |".format(
-            tool=r["tool"], b=r["batch"], c=r["connections"], tr=fmt(r.get("target_rate")),
+        err = str(r.get("errors", r.get("non_2xx", 0)))
+        if r.get("socket_errors"):
+            err += f" (socket: {r['socket_errors']})"
+        lines.append("| {srv} | {tool} | {b} | {c} | {tr} | {rps} | {p50} | {p90} | {p99} | {p999} | {err} |".format(
+            srv=r["server"], tool=r["tool"], b=r["batch"], c=r["connections"], tr=fmt(r.get("target_rate")),
             rps=fmt(r.get("rps", r.get("achieved_rate"))), p50=fmt(r.get("p50_us"), " us"),
             p90=fmt(r.get("p90_us"), " us"), p99=fmt(r.get("p99_us"), " us"), p999=fmt(r.get("p999_us"), " us"),
-            err=r.get("errors", r.get("non_2xx", 0))))
+            err=err))
     targets = []
     for r in results:
         if r["tool"].startswith("loadgen") and r["batch"] == 1:
@@ -262,6 +450,19 @@ def main() -> None:
             ok = r["p99_us"] <= 5000 and r["achieved_rate"] >= 0.95 * r["target_rate"] and r["errors"] == 0
             targets.append(f"- 100-entity batches at {r['target_rate']:,.0f} req/s: p99 {r['p99_us']:,.0f} us "
                            f"(target <= 5,000 us): {'MET' if ok else 'NOT MET'}")
+    if feast is not None:
+        ratios = []
+        for batch, conns in WRK_SHAPES:
+            ours, theirs = [next(r for r in results if r["tool"] == "wrk" and r["server"] == srv and
+                                 r["batch"] == batch and r["connections"] == conns)
+                            for srv in ("strata-server", feast.label)]
+            ratio = ours["rps"] / theirs["rps"] if ours["rps"] and theirs["rps"] else None
+            ratios.append(ratio)
+            targets.append(f"- wrk, {batch} entit{'y' if batch == 1 else 'ies'}/request, {conns} connection"
+                           f"{'' if conns == 1 else 's'}: strata {fmt(ours['rps'])} req/s vs Feast "
+                           f"{fmt(theirs['rps'])} req/s = " + ("-" if ratio is None else f"{ratio:,.1f}x"))
+        ok = all(r is not None and r >= 10 for r in ratios)
+        targets.append(f"- throughput vs Feast's feature server, target >= 10x on every shape: {'MET' if ok else 'NOT MET'}")
     md = "\n".join(lines + [""] + targets) + "\n"
     print()
     print(md)
