@@ -400,13 +400,18 @@ def test_strata_serve_cli(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "strata", "serve", "--repo", repo, "--port", str(port),
-                             "--threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--threads", "1", "--registry-version", "0", "--refresh-ms", "100",
+                             "--body-limit", "4096"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()
         assert f"listening on http://127.0.0.1:{port}" in line, (line, proc.stderr.read() if proc.poll() else "")
+        assert "(registry v0," in line
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         assert post(conn, {"features": ["zone:demand"], "entities": {"zone_id": ["south"]}})[1]["results"][1]["values"] \
             == [2.5]
+        conn.request("POST", "/get-online-features", body=b"{" + b" " * 5000 + b"}")
+        res = conn.getresponse()
+        assert res.status == 413 and "larger than 4096 bytes" in json.loads(res.read())["error"]
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(5) == 0
     finally:

@@ -155,6 +155,10 @@ def cmd_serve(args) -> int:
     argv = [server_binary(), "--repo", fs.repo_path, "--host", args.host, "--port", str(args.port)]
     if args.threads:
         argv += ["--threads", str(args.threads)]
+    for flag, value in (("--registry-version", args.registry_version), ("--refresh-ms", args.refresh_ms),
+                        ("--registry-poll-ms", args.registry_poll_ms), ("--body-limit", args.body_limit)):
+        if value is not None:
+            argv += [flag, str(value)]
     sys.stdout.flush()
     os.execv(argv[0], argv)  # the server owns the process: signals (SIGTERM) reach it directly
     return 0  # pragma: no cover
@@ -210,4 +214,12 @@ def add_parsers(sub) -> None:
     sv.add_argument("--host", default="127.0.0.1")
     sv.add_argument("--port", type=int, default=6566)
     sv.add_argument("--threads", type=int, default=0, help="I/O threads (default: cores)")
+    sv.add_argument("--registry-version", type=int, default=None,
+                    help="serve this applied registry version (default: the latest, and follow new ones)")
+    sv.add_argument("--refresh-ms", type=int, default=None,
+                    help="catch up with the online store's writer every MS ms (default 500)")
+    sv.add_argument("--registry-poll-ms", type=int, default=None,
+                    help="serve a newly applied registry within MS ms when its online store is the same "
+                         "(default 2000; 0: never)")
+    sv.add_argument("--body-limit", type=int, default=None, help="largest request body in bytes (default 1 MiB)")
     sv.set_defaults(func=cmd_serve)
