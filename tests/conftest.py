@@ -43,6 +43,17 @@ def tmp_table(tmp_path) -> str:
     return str(tmp_path / "table")
 
 
+def require_shared_tables() -> None:
+    """Skips the calling test when the shared test data is not beside the repository (a clone on its
+    own), saying where it looked; in CI (CI=true), where it must be, fails instead."""
+    if SHARED_TABLES.is_dir():
+        return
+    message = f"shared test data not found at {SHARED_TABLES} (set STRATA_SHARED_DIR to its shared/ folder)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def shared_table_dirs() -> list[Path]:
     """Every table (a directory holding _delta_log/) in the shared test data, sorted by name."""
     out = []
@@ -61,6 +72,7 @@ def shared_table_name(path: Path) -> str:
 def copy_shared_table(name: str, dest) -> str:
     """Copies ../shared/testdata/delta-tables/<name> (read-only) to `dest`; returns dest.
     The copy is writable, so tests may corrupt or extend it."""
+    require_shared_tables()
     src = SHARED_TABLES / name
     if not (src / "_delta_log").is_dir():
         raise FileNotFoundError(f"{src} is not a shared Delta table")

@@ -19,6 +19,7 @@ from conftest import (
     assert_same_rows,
     copy_shared_table,
     deltars_read,
+    require_shared_tables,
     shared_table_dirs,
     shared_table_name,
     strata_read,
@@ -44,6 +45,7 @@ _notes: list[str] = []
 
 
 def test_walk_finds_the_shared_tables():
+    require_shared_tables()
     # the walk must find nested tables (golden/...) and not descend into tables
     assert len(TABLES) >= 50, TABLES
     assert "golden/data-reader-array-primitives" in TABLES
