@@ -4,6 +4,7 @@
 #include "strata/features/registry.h"
 
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -131,7 +132,11 @@ Result<Location> GetLocation(const Ctx& ctx, const Value& map) {
   if (colon != std::string::npos && colon + 1 < s.size() &&
       std::all_of(s.begin() + colon + 1, s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     loc.file = s.substr(0, colon);
-    loc.line = std::stoi(s.substr(colon + 1));
+    const char* first = s.data() + colon + 1;
+    const auto [end, ec] = std::from_chars(first, s.data() + s.size(), loc.line);
+    if (ec != std::errc() || end != s.data() + s.size()) {
+      return ctx.Fail(*v, "'_location' line number '" + s.substr(colon + 1, 20) + "' is out of range");
+    }
   } else {
     loc.file = s;
   }

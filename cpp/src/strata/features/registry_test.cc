@@ -74,6 +74,22 @@ TEST_F(RegistryTest, LoadsAndRoundTripsThroughJson) {
   EXPECT_TRUE(PlanChanges(&*repo, *back).empty());
 }
 
+TEST_F(RegistryTest, StoredLocationWithAnOutOfRangeLineIsAnError) {
+  // Found by registry_fuzz: the line number of a stored `_location` went through std::stoi, which
+  // throws past INT_MAX.
+  Write("features.yaml", kDefs);
+  auto repo = LoadRepository(dir_.string());
+  ASSERT_TRUE(repo.ok()) << repo.status().ToString();
+  std::string json = repo->ToJson();
+  const std::string from = "features.yaml:10\"";
+  const size_t at = json.find(from);
+  ASSERT_NE(at, std::string::npos) << json;
+  json.replace(at, from.size(), "features.yaml:99999999999999999999\"");
+  auto back = RepositoryFromJson(json, repo->root);
+  ASSERT_FALSE(back.ok());
+  EXPECT_NE(back.status().message().find("out of range"), std::string::npos) << back.status().ToString();
+}
+
 TEST_F(RegistryTest, ErrorsNameFileAndLine) {
   struct Case {
     std::string yaml, expect;
