@@ -173,8 +173,7 @@ int main(int argc, char** argv) {
           std::string problem;
           if (!next.ok()) {
             problem = next.status().message();
-          } else if (next->online.type != config.type || next->online.path != config.path ||
-                     next->online.url != config.url || next->online.key_prefix != config.key_prefix) {
+          } else if (!next->online.SameStore(config)) {
             problem = "its online store differs from the one being served; restart the server";
           } else {
             auto serving = strata::features::OnlineServing::Make(

@@ -918,8 +918,7 @@ std::vector<PlanItem> PlanChanges(const Repository* previous, const Repository& 
     if (previous->project != next.project) {
       out.push_back(PlanItem{PlanItem::Action::kUpdate, "project", next.project, "was " + previous->project});
     }
-    if (previous->online.type != next.online.type || previous->online.path != next.online.path ||
-        previous->online.url != next.online.url || previous->online.key_prefix != next.online.key_prefix) {
+    if (!previous->online.SameStore(next.online)) {
       out.push_back(PlanItem{PlanItem::Action::kUpdate, "online_store", next.online.type, "configuration changed"});
     }
   }

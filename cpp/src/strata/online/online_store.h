@@ -142,6 +142,11 @@ struct OnlineStoreConfig {
   std::string url;
   /// redis: prefix of every key, so that several repositories can share one database.
   std::string key_prefix = "strata:";
+
+  /// The same store (type, path, URL, key prefix), whatever mode it is opened in.
+  bool SameStore(const OnlineStoreConfig& o) const {
+    return type == o.type && path == o.path && url == o.url && key_prefix == o.key_prefix;
+  }
 };
 
 /// Opens the store `config` describes; errors name the type, path or URL.
