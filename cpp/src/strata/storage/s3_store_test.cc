@@ -396,13 +396,14 @@ TEST(S3Server, MissingBucketIsAClearError) {
   EXPECT_NE(l.status().message().find("does not exist"), std::string::npos) << l.status().ToString();
 }
 
-// The issue asks to verify that the server's conditional PUT is atomic before trusting the
-// concurrency tests below on it. moto 5.2.5 is NOT atomic by construction: S3Response.put_object
-// checks If-None-Match (get_object) and later stores the key (backend.put_object) without a lock,
-// in a threaded werkzeug server. Only Python's GIL makes the window small: with moto's default
-// 5 ms switch interval we saw no double winner in 2,000 rounds of 16 racing threads, but with
-// sys.setswitchinterval(1e-6) in the server this test caught rounds with 2 and 3 winners.
-// If this test fails, the multi-writer tests prove nothing about strata.
+// The concurrency tests below are only worth something if the server's conditional PUT is atomic.
+// moto 5.2.5's is NOT by construction: S3Response.put_object checks If-None-Match (get_object)
+// and later stores the key (backend.put_object) without a lock, in a threaded werkzeug server.
+// Python's GIL only makes the window small: this test passed on quiet machines and failed in a
+// loaded CI run (a round with 2 winners). scripts/s3-server therefore runs moto through
+// scripts/s3_server_app.py, which serializes state-changing requests. Checked both ways with
+// STRATA_S3_SWITCH_INTERVAL=0.000001 (the server switches threads every microsecond): with
+// STRATA_S3_UNSERIALIZED=1 this test fails (round 44 had 2 winners), serialized it passes.
 TEST(S3Server, ServerConditionalPutIsAtomicUnderContention) {
   STRATA_REQUIRE_S3();
   constexpr int kThreads = 16, kRounds = 50;
@@ -457,9 +458,8 @@ std::shared_ptr<arrow::RecordBatchReader> Rows(int64_t writer, int64_t seq, int6
 }
 
 // Several writers, each with its own store (own connections and Arrow S3 client), append to one
-// Delta table on S3. CONCURRENCY ASSUMPTION: the server's conditional PUT is atomic. moto's is
-// not by construction (see above); it held in every run we measured with moto's default settings,
-// but a failure here should be read together with ServerConditionalPutIsAtomicUnderContention.
+// Delta table on S3. CONCURRENCY ASSUMPTION: the server's conditional PUT is atomic (true of S3;
+// made true of moto by scripts/s3_server_app.py, checked by ServerConditionalPutIsAtomicUnderContention).
 TEST(S3Server, ConcurrentWritersCommitEveryRowWithContiguousVersions) {
   STRATA_REQUIRE_S3();
   constexpr int kWriters = 4, kCommits = 5, kRowsPer = 10;
