@@ -6,14 +6,18 @@
 #include <cstring>
 #include <strings.h>
 #include <limits>
+#include <string>
+#include <vector>
 
 #include <arrow/api.h>
 #include <arrow/compute/api.h>
 #include <arrow/util/bit_util.h>
 #include <arrow/util/bitmap_ops.h>
+#include <arrow/util/utf8.h>
 
 #include "strata/expr/expr.h"
 #include "strata/quality/expectations_internal.h"
+#include "strata/quality/regex_match.h"
 
 namespace strata::quality::internal {
 
@@ -387,21 +391,87 @@ class InSetExpectation : public Expectation {
 
 // ---- regex / not_regex ---------------------------------------------------------------------
 
+/// RE2's semantics (Arrow's match_substring_regex), with PCRE2's JIT as the fast path where it
+/// provably agrees (regex_match.h says why and when).
 class RegexKernel : public RowKernel {
  public:
-  RegexKernel(int col, std::string pattern, bool negate)
-      : col_(col), options_(std::move(pattern)), negate_(negate) {}
-  Result<int64_t> Evaluate(const arrow::RecordBatch& batch, uint8_t* fail) const override {
-    const auto& a = batch.column(col_);
-    ARROW_ASSIGN_OR_RAISE(auto r, arrow::compute::CallFunction("match_substring_regex", {a}, &options_));
-    FailFromBooleans(static_cast<const arrow::BooleanArray&>(*r.make_array()), negate_, fail);
-    return ApplyValidity(*a, fail);
+  RegexKernel(int col, std::string pattern, bool negate, bool utf8)
+      : col_(col), options_(pattern), negate_(negate), utf8_(utf8), fast_(FastRegex::Compile(pattern, utf8)) {
+    arrow::util::InitializeUTF8();
   }
 
+  Result<int64_t> Evaluate(const arrow::RecordBatch& batch, uint8_t* fail) const override {
+    const auto& a = batch.column(col_);
+    if (fast_ != nullptr && !fast_->gave_up()) {
+      const arrow::ArrayData& d = *a->data();
+      const bool large = d.type->id() == arrow::Type::LARGE_STRING || d.type->id() == arrow::Type::LARGE_BINARY;
+      if (large) return EvaluateFast<int64_t>(*a, fail);
+      if (d.type->id() == arrow::Type::STRING || d.type->id() == arrow::Type::BINARY) {
+        return EvaluateFast<int32_t>(*a, fail);
+      }
+    }
+    return EvaluateRe2(*a, fail);
+  }
+
+  const char* engine() const { return fast_ != nullptr ? "pcre2-jit" : "re2"; }
+
  private:
+  Result<int64_t> EvaluateRe2(const arrow::Array& a, uint8_t* fail) const {
+    ARROW_ASSIGN_OR_RAISE(auto r, arrow::compute::CallFunction("match_substring_regex", {a.data()}, &options_));
+    FailFromBooleans(static_cast<const arrow::BooleanArray&>(*r.make_array()), negate_, fail);
+    return ApplyValidity(a, fail);
+  }
+
+  /// Every value valid UTF-8: the values' bytes as a whole are, and no value starts or ends
+  /// inside a character (a boundary is a byte that is not a continuation byte 10xxxxxx).
+  template <typename Offset>
+  static bool AllValidUtf8(const Offset* offsets, const char* data, int64_t n) {
+    const auto* bytes = reinterpret_cast<const uint8_t*>(data);
+    const Offset begin = offsets[0], end = offsets[n];
+    if (!arrow::util::ValidateUTF8(bytes + begin, end - begin)) return false;
+    for (int64_t i = 1; i < n; ++i) {
+      if (offsets[i] < end && (bytes[offsets[i]] & 0xC0) == 0x80) return false;
+    }
+    return true;
+  }
+
+  template <typename Offset>
+  Result<int64_t> EvaluateFast(const arrow::Array& a, uint8_t* fail) const {
+    const arrow::ArrayData& d = *a.data();
+    const Offset* offsets = d.GetValues<Offset>(1);
+    const char* data = d.buffers[2] != nullptr ? reinterpret_cast<const char*>(d.buffers[2]->data()) : "";
+    const uint8_t* validity = d.null_count != 0 && d.buffers[0] != nullptr ? d.buffers[0]->data() : nullptr;
+    if (utf8_ && !AllValidUtf8(offsets, data, d.length)) return EvaluateRe2(a, fail);  // rare: RE2 copes
+    FastRegex::Matcher m(*fast_);
+    const uint8_t fail_on_match = negate_ ? 1 : 0;
+    std::vector<int64_t> undecided;
+    for (int64_t i = 0; i < d.length; ++i) {
+      if (validity != nullptr && !arrow::bit_util::GetBit(validity, d.offset + i)) {
+        fail[i] = 0;
+        continue;
+      }
+      const std::string_view v(data + offsets[i], static_cast<size_t>(offsets[i + 1] - offsets[i]));
+      const int r = m.Match(v);
+      if (r < 0) {
+        undecided.push_back(i);
+        fast_->NoteUndecided();
+        continue;
+      }
+      fail[i] = static_cast<uint8_t>(r) ^ fail_on_match ^ 1;
+    }
+    for (int64_t i : undecided) {  // past PCRE2's match limit: RE2 decides, in linear time
+      uint8_t one = 0;
+      ARROW_RETURN_NOT_OK(EvaluateRe2(*a.Slice(i, 1), &one).status());
+      fail[i] = one;
+    }
+    return a.length() - a.null_count();
+  }
+
   int col_;
   arrow::compute::MatchSubstringOptions options_;
   bool negate_;
+  bool utf8_;
+  std::unique_ptr<FastRegex> fast_;
 };
 
 class RegexExpectation : public Expectation {
@@ -414,7 +484,8 @@ class RegexExpectation : public Expectation {
     if (!IsStringLike(type) && type.id() != arrow::Type::BINARY && type.id() != arrow::Type::LARGE_BINARY) {
       return Status::Invalid("column '", column, "' is ", TypeName(type), ": ", spec.type, " needs a string column");
     }
-    return BindRowKernel(ctx, *this, std::make_shared<RegexKernel>(col, pattern, negate), {col});
+    const bool utf8 = IsStringLike(type);
+    return BindRowKernel(ctx, *this, std::make_shared<RegexKernel>(col, pattern, negate, utf8), {col});
   }
 };
 

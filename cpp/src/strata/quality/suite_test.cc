@@ -5,6 +5,7 @@
 #include <random>
 
 #include <arrow/api.h>
+#include <arrow/compute/api.h>
 #include <arrow/json/from_string.h>
 
 #include "strata/ops/write.h"
@@ -186,6 +187,54 @@ TEST(SuiteValidate, WrongColumnTypeIsAnError) {
 }
 
 // ---- semantics -----------------------------------------------------------------------------
+
+// The regex kernel's paths (PCRE2 fast path, RE2 for invalid UTF-8 batches and for values past
+// PCRE2's match limit) against Arrow's match_substring_regex (RE2) on every value; sliced
+// batches, nulls, and each string and binary type.
+TEST(SuiteValidate, RegexPathsAgreeWithRe2) {
+  std::mt19937_64 rng(11);
+  const std::vector<std::string> pieces = {"a", "b", "@", ".", "x", "\n", "\xc3\xa9", "\xe6\x97\xa5"};
+  arrow::StringBuilder sb;
+  arrow::BinaryBuilder bb;
+  for (int i = 0; i < 400; ++i) {
+    std::string v;
+    const int len = static_cast<int>(rng() % 7);
+    for (int k = 0; k < len; ++k) v += pieces[rng() % pieces.size()];
+    if (i % 50 == 7) v = std::string(300, 'a') + "b";  // past the match limit of ^a*a*...$
+    if (i == 123) v = "a\xff@b";                        // invalid UTF-8: its batch goes to RE2
+    if (i % 13 == 5) {
+      ASSERT_OK(sb.AppendNull());
+      ASSERT_OK(bb.AppendNull());
+    } else {
+      ASSERT_OK(sb.Append(v));
+      ASSERT_OK(bb.Append(v));
+    }
+  }
+  std::shared_ptr<arrow::Array> str = *sb.Finish(), bin = *bb.Finish();
+  auto large_str = *arrow::compute::Cast(*str, arrow::large_utf8());
+  auto large_bin = *arrow::compute::Cast(*bin, arrow::large_binary());
+  for (const char* pattern : {"^[^@]+@[^@]+$", "^a*a*a*a*a*a*a*a*a*a*$", ".\\.", "^\\w*$", "(a|@)x"}) {
+    for (const auto& col : {str, bin, large_str, large_bin}) {
+      arrow::compute::MatchSubstringOptions o(pattern);
+      auto m = *arrow::compute::CallFunction("match_substring_regex", {col}, &o);
+      const auto& mb = static_cast<const arrow::BooleanArray&>(*m.make_array());
+      int64_t want_fail = 0, want_match = 0;
+      for (int64_t i = 0; i < mb.length(); ++i) {
+        if (mb.IsNull(i)) continue;
+        (mb.Value(i) ? want_match : want_fail)++;
+      }
+      ASSERT_OK_AND_ASSIGN(auto s, Suite::FromYamlString(std::string("name: rx\nexpectations:\n") +
+                                                        "  - {type: regex, column: c, pattern: '" + pattern + "'}\n" +
+                                                        "  - {type: not_regex, column: c, pattern: '" + pattern + "'}\n",
+                                                    "rx.yaml"));
+      auto t = MakeTable({{"c", col}}, 37);
+      ASSERT_OK_AND_ASSIGN(auto r, s.Validate(t, Small(2, 29)));
+      EXPECT_EQ(*r.results[0].unexpected_count, want_fail) << pattern << " " << col->type()->ToString();
+      EXPECT_EQ(*r.results[1].unexpected_count, want_match) << pattern << " " << col->type()->ToString();
+      EXPECT_EQ(*r.results[0].element_count, col->length() - col->null_count());
+    }
+  }
+}
 
 TEST(SuiteValidate, RowLevelCountsMostlyAndSamples) {
   auto s = Parse(R"(
