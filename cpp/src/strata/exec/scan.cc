@@ -1,7 +1,9 @@
 #include "strata/exec/scan.h"
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
+#include <thread>
 #include <future>
 #include <unordered_map>
 
@@ -359,12 +361,12 @@ Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> ReadFile(const Snapshot
     bound_filter = e;
   }
 
-  std::vector<std::shared_ptr<arrow::RecordBatch>> out;
-  // Row group by row group: memory stays bounded and row indexes in the physical file are exact
-  // (deletion vectors, row ids). Batches are as large as a row group (up to kMaxBatchRows).
-  for (size_t g = 0; g < row_groups.size(); ++g) {
+  // Row group by row group: row indexes in the physical file are exact (deletion vectors, row
+  // ids). Batches are as large as a row group (up to kMaxBatchRows).
+  auto read_group = [&](parquet::arrow::FileReader* rg_reader, size_t g,
+                        std::vector<std::shared_ptr<arrow::RecordBatch>>* out) -> Status {
     std::shared_ptr<arrow::RecordBatchReader> rb_reader;
-    auto rr = reader->GetRecordBatchReader({row_groups[g]}, leaves);
+    auto rr = rg_reader->GetRecordBatchReader({row_groups[g]}, leaves);
     if (!rr.ok()) {
       return Error(ErrorCode::kCorruptLog, "cannot read data file '", display, "': ", rr.status().message());
     }
@@ -445,9 +447,56 @@ Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> ReadFile(const Snapshot
         ARROW_ASSIGN_OR_RAISE(auto filtered, arrow::compute::Filter(result, keep));
         result = filtered.record_batch();
       }
-      if (result->num_rows() > 0) out.push_back(result);
+      if (result->num_rows() > 0) out->push_back(result);
       row += n;
     }
+    return Status::OK();
+  };
+
+  std::vector<std::vector<std::shared_ptr<arrow::RecordBatch>>> per_group(row_groups.size());
+  const int workers = static_cast<int>(
+      std::min<size_t>(row_groups.size(), static_cast<size_t>(std::max(1, options.row_group_parallelism))));
+  if (workers <= 1) {
+    for (size_t g = 0; g < row_groups.size(); ++g) ARROW_RETURN_NOT_OK(read_group(reader.get(), g, &per_group[g]));
+  } else {
+    // Each worker has its own Parquet reader over the same file and footer (Parquet readers are
+    // not shared between threads; positional reads of one file are), and takes the next group.
+    std::atomic<size_t> next{0};
+    std::vector<Status> errors(static_cast<size_t>(workers));
+    auto work = [&](int w) {
+      std::unique_ptr<parquet::arrow::FileReader> own;
+      parquet::arrow::FileReader* r = reader.get();
+      if (w > 0) {
+        parquet::arrow::FileReaderBuilder b;
+        Status st = b.Open(input, parquet::default_reader_properties(), metadata);
+        if (st.ok()) {
+          auto built = b.properties(props)->Build();
+          if (built.ok()) own = std::move(*built); else st = built.status();
+        }
+        if (!st.ok()) {
+          errors[static_cast<size_t>(w)] = Error(ErrorCode::kCorruptLog, "cannot read data file '", display, "': ", st.message());
+          return;
+        }
+        r = own.get();
+      }
+      for (size_t g = next++; g < row_groups.size(); g = next++) {
+        Status st = read_group(r, g, &per_group[g]);
+        if (!st.ok()) {
+          errors[static_cast<size_t>(w)] = st;
+          next = row_groups.size();
+          return;
+        }
+      }
+    };
+    std::vector<std::thread> threads;
+    for (int w = 1; w < workers; ++w) threads.emplace_back(work, w);
+    work(0);
+    for (auto& t : threads) t.join();
+    for (const auto& st : errors) ARROW_RETURN_NOT_OK(st);
+  }
+  std::vector<std::shared_ptr<arrow::RecordBatch>> out;
+  for (auto& batches : per_group) {
+    for (auto& batch : batches) out.push_back(std::move(batch));
   }
   return out;
 }

@@ -993,6 +993,7 @@ Result<MergeResult> MergeRun(std::shared_ptr<storage::ObjectStore> store,
     exec::ScanOptions so;
     so.with_row_ids = true;
     so.columns = read_columns;
+    so.row_group_parallelism = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     ARROW_ASSIGN_OR_RAISE(auto batches, exec::ReadFile(*snap, f, so));
     std::vector<TargetBatch> out;
     for (auto& b : batches) {
