@@ -118,8 +118,9 @@ Result<FeatureValue> ValueAt(const arrow::Array& a, int64_t i) {
       ARROW_ASSIGN_OR_RAISE(auto s, a.GetScalar(i));
       auto values = static_cast<const arrow::BaseListScalar&>(*s).value;
       ARROW_ASSIGN_OR_RAISE(auto f, arrow::compute::Cast(values, arrow::float32()));
-      auto& fa = static_cast<const arrow::FloatArray&>(*f.make_array());
-      std::vector<float> out(fa.length());
+      const auto array = f.make_array();  // kept: a reference into a temporary would dangle
+      const auto& fa = static_cast<const arrow::FloatArray&>(*array);
+      std::vector<float> out(static_cast<size_t>(fa.length()));
       for (int64_t k = 0; k < fa.length(); ++k) out[k] = fa.IsNull(k) ? 0.0f : fa.Value(k);
       return FeatureValue{std::move(out)};
     }

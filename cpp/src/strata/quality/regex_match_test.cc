@@ -110,9 +110,9 @@ Result<std::vector<bool>> Re2Matches(const std::string& pattern, const std::vect
   }
   arrow::compute::MatchSubstringOptions o(pattern);
   ARROW_ASSIGN_OR_RAISE(auto r, arrow::compute::CallFunction("match_substring_regex", {arr}, &o));
-  const auto& b = static_cast<const arrow::BooleanArray&>(*r.make_array());
+  const auto b = std::static_pointer_cast<arrow::BooleanArray>(r.make_array());
   std::vector<bool> out;
-  for (int64_t i = 0; i < b.length(); ++i) out.push_back(b.Value(i));
+  for (int64_t i = 0; i < b->length(); ++i) out.push_back(b->Value(i));
   return out;
 }
 
