@@ -165,7 +165,9 @@ TEST(ReadFileParallel, RowGroupsConcurrentlyEqualsSerial) {
     so.with_row_ids = true;
     if (*filter) so.filter = *expr::Parse(filter);
     ASSERT_OK_AND_ASSIGN(auto serial, exec::ReadFile(*snap, snap->files()[0], so));
-    if (!*filter) EXPECT_EQ(serial.size(), 21u);  // one batch per row group
+    if (!*filter) {
+      EXPECT_EQ(serial.size(), 21u);  // one batch per row group
+    }
     for (int par : {2, 3, 8}) {
       so.row_group_parallelism = par;
       ASSERT_OK_AND_ASSIGN(auto parallel, exec::ReadFile(*snap, snap->files()[0], so));
