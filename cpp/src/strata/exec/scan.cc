@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <deque>
-#include <thread>
 #include <future>
+#include <thread>
 #include <unordered_map>
 
 #include <arrow/array.h>
@@ -454,8 +454,9 @@ Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> ReadFile(const Snapshot
   };
 
   std::vector<std::vector<std::shared_ptr<arrow::RecordBatch>>> per_group(row_groups.size());
-  const int workers = static_cast<int>(
-      std::min<size_t>(row_groups.size(), static_cast<size_t>(std::max(1, options.row_group_parallelism))));
+  const int wanted = options.row_group_parallelism > 0 ? options.row_group_parallelism
+                                                      : static_cast<int>(std::thread::hardware_concurrency());
+  const int workers = static_cast<int>(std::min<size_t>(row_groups.size(), static_cast<size_t>(std::max(1, wanted))));
   if (workers <= 1) {
     for (size_t g = 0; g < row_groups.size(); ++g) ARROW_RETURN_NOT_OK(read_group(reader.get(), g, &per_group[g]));
   } else {

@@ -25,7 +25,7 @@ struct ScanOptions {
   /// Files read concurrently.
   int file_parallelism = 4;
   /// Row groups of one file read concurrently by ReadFile (each by its own Parquet reader over
-  /// the same file); DELETE/UPDATE/MERGE, which read one file at a time, use every core.
+  /// the same file); 0 means one per core (DELETE/UPDATE/MERGE, which read one file at a time).
   int row_group_parallelism = 1;
   /// Add the row's index in its physical file (used by DELETE/UPDATE/MERGE, which read one file
   /// at a time and so know the file without a per-row column).

@@ -2,7 +2,6 @@
 #include "strata/ops/validator.h"
 
 #include <algorithm>
-#include <thread>
 
 #include <arrow/array.h>
 #include <arrow/compute/api.h>
@@ -240,7 +239,7 @@ Result<DmlResult> Run(std::shared_ptr<storage::ObjectStore> store, const std::st
     exec::ScanOptions so;
     so.with_row_ids = true;
     so.columns = narrow_columns;
-    so.row_group_parallelism = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    so.row_group_parallelism = 0;  // one per core
     ARROW_ASSIGN_OR_RAISE(auto batches, exec::ReadFile(*snap, f, so));
     int64_t live = 0, matched = 0;
     std::vector<std::shared_ptr<arrow::BooleanArray>> masks;

@@ -993,7 +993,7 @@ Result<MergeResult> MergeRun(std::shared_ptr<storage::ObjectStore> store,
     exec::ScanOptions so;
     so.with_row_ids = true;
     so.columns = read_columns;
-    so.row_group_parallelism = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    so.row_group_parallelism = 0;  // one per core
     ARROW_ASSIGN_OR_RAISE(auto batches, exec::ReadFile(*snap, f, so));
     std::vector<TargetBatch> out;
     for (auto& b : batches) {

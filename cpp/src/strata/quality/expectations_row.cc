@@ -413,8 +413,6 @@ class RegexKernel : public RowKernel {
     return EvaluateRe2(*a, fail);
   }
 
-  const char* engine() const { return fast_ != nullptr ? "pcre2-jit" : "re2"; }
-
  private:
   Result<int64_t> EvaluateRe2(const arrow::Array& a, uint8_t* fail) const {
     ARROW_ASSIGN_OR_RAISE(auto r, arrow::compute::CallFunction("match_substring_regex", {a.data()}, &options_));
@@ -453,8 +451,11 @@ class RegexKernel : public RowKernel {
       const std::string_view v(data + offsets[i], static_cast<size_t>(offsets[i + 1] - offsets[i]));
       const int r = m.Match(v);
       if (r < 0) {
-        undecided.push_back(i);
         fast_->NoteUndecided();
+        // Past the limit of undecided values the column is RE2's, from this batch on: a pattern
+        // that backtracks badly would otherwise spend the match limit on every value.
+        if (fast_->gave_up()) return EvaluateRe2(a, fail);
+        undecided.push_back(i);
         continue;
       }
       fail[i] = static_cast<uint8_t>(r) ^ fail_on_match ^ 1;
