@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <shared_mutex>
 #include <unordered_map>
 
 #include <arrow/array.h>
@@ -242,7 +243,6 @@ Result<std::vector<std::optional<FeatureValue>>> ReadArray(const std::shared_ptr
 struct ViewRead {
   const FeatureView* view = nullptr;
   std::vector<std::string> features;  // unique names to read
-  online::ReadResult result;
   size_t Slot(const std::string& feature) const {
     return static_cast<size_t>(std::find(features.begin(), features.end(), feature) -
                                features.begin());
@@ -253,6 +253,107 @@ void AddFeature(ViewRead* read, const std::string& feature) {
   if (std::find(read->features.begin(), read->features.end(), feature) == read->features.end()) {
     read->features.push_back(feature);
   }
+}
+
+/// What a request's feature list (or service) and `full_feature_names` decide, whatever its
+/// entities: which views to read with which features, the on-demand views, the output names.
+/// Built once per distinct list and then shared by every request that asks for it: a feature
+/// server sees a handful of lists, and resolving one costs more than the store read it leads to.
+struct Plan {
+  std::vector<FeatureRef> refs;
+  std::vector<ViewRead> reads;
+  std::unordered_map<std::string, size_t> read_index;  // view name -> index into reads
+  std::vector<const OnDemandFeatureView*> on_demand;   // requested, in first-use order
+  std::set<std::string> request_fields;                // of the requested on-demand views
+  /// Per ref: its output name, what produced it (for errors), and for stored features the read
+  /// and the slot of the feature in it.
+  struct Output {
+    std::string name;
+    std::string what;
+    size_t read = 0;
+    size_t slot = 0;
+  };
+  std::vector<Output> outputs;
+  std::unordered_map<std::string, size_t> output_index;  // name -> index into outputs
+};
+
+Result<std::shared_ptr<const Plan>> BuildPlan(const Repository& repo, const OnlineRequest& request) {
+  if (!request.feature_service.empty() && !request.features.empty()) {
+    return Invalid("give either 'features' or 'feature_service', not both");
+  }
+  if (request.feature_service.empty() && request.features.empty()) {
+    return Invalid("no features requested (give 'features' or 'feature_service')");
+  }
+  auto plan = std::make_shared<Plan>();
+  if (!request.feature_service.empty()) {
+    ARROW_ASSIGN_OR_RAISE(plan->refs, repo.ServiceRefs(request.feature_service));
+  } else {
+    ARROW_ASSIGN_OR_RAISE(plan->refs, repo.ResolveRefs(request.features));
+  }
+  auto read_of = [&](const std::string& view_name) -> ViewRead* {
+    auto [it, inserted] = plan->read_index.emplace(view_name, plan->reads.size());
+    if (inserted) {
+      ViewRead r;
+      r.view = repo.FindView(view_name);
+      plan->reads.push_back(std::move(r));
+    }
+    return &plan->reads[it->second];
+  };
+  for (const auto& ref : plan->refs) {
+    if (!ref.on_demand) {
+      AddFeature(read_of(ref.view), ref.feature);
+      continue;
+    }
+    const OnDemandFeatureView* od = repo.FindOnDemandView(ref.view);
+    if (od == nullptr) return Invalid("unknown on-demand feature view '" + ref.view + "'");
+    if (std::find(plan->on_demand.begin(), plan->on_demand.end(), od) != plan->on_demand.end()) continue;
+    plan->on_demand.push_back(od);
+    for (const auto& f : od->request) plan->request_fields.insert(f.name);
+    for (const auto& src : od->sources) {
+      ViewRead* r = read_of(src);
+      if (r->view == nullptr) {
+        return Invalid("on-demand view '" + od->name + "' reads unknown feature view '" + src + "'");
+      }
+      for (const auto& f : r->view->features) AddFeature(r, f.name);
+    }
+  }
+  for (const auto& r : plan->reads) {
+    if (r.view == nullptr) return Invalid("unknown feature view in request");
+  }
+  for (const auto& ref : plan->refs) {
+    Plan::Output o;
+    o.name = request.full_feature_names ? ref.view + "__" + ref.feature : ref.feature;
+    o.what = "'" + ref.ToString() + "'";
+    if (!ref.on_demand) {
+      o.read = plan->read_index.at(ref.view);
+      o.slot = plan->reads[o.read].Slot(ref.feature);
+    }
+    auto [it, inserted] = plan->output_index.emplace(o.name, plan->outputs.size());
+    if (!inserted) {
+      return Invalid("output name '" + o.name + "' is produced by both " +
+                     plan->outputs[it->second].what + " and " + o.what +
+                     (request.full_feature_names ? "" : " (use full_feature_names)"));
+    }
+    plan->outputs.push_back(std::move(o));
+  }
+  return plan;
+}
+
+/// The cache key of a request's plan: its feature list or service and full_feature_names.
+std::string PlanKey(const OnlineRequest& request) {
+  std::string key;
+  key.push_back(request.full_feature_names ? '1' : '0');
+  if (!request.feature_service.empty()) {
+    key += "S" + request.feature_service;
+    return key;
+  }
+  key.push_back('F');
+  for (const auto& f : request.features) {  // length-prefixed: no separator can be forged
+    key += std::to_string(f.size());
+    key.push_back(':');
+    key += f;
+  }
+  return key;
 }
 
 }  // namespace
@@ -270,6 +371,12 @@ struct OnlineServing::Compiled {
   std::unordered_map<std::string, OnDemand> on_demand;
   /// Every join key name of every entity, with its type (the first declaration wins).
   std::unordered_map<std::string, FeatureType> join_keys;
+};
+
+struct OnlineServing::PlanCache {
+  static constexpr size_t kMaxPlans = 4096;  // past it, new lists are planned per request
+  std::shared_mutex mu;
+  std::unordered_map<std::string, std::shared_ptr<const Plan>> plans;
 };
 
 Result<std::unique_ptr<OnlineServing>> OnlineServing::Make(std::shared_ptr<const Repository> repo,
@@ -308,6 +415,7 @@ Result<std::unique_ptr<OnlineServing>> OnlineServing::Make(std::shared_ptr<const
   s->repo_ = std::move(repo);
   s->store_ = std::move(store);
   s->compiled_ = std::move(compiled);
+  s->plans_ = std::make_shared<PlanCache>();
   return s;
 }
 
@@ -315,19 +423,22 @@ Result<OnlineResponse> OnlineServing::Get(const OnlineRequest& request) const {
   const Repository& repo = *repo_;
   const Compiled& compiled = *compiled_;
 
-  // 1. Which features.
-  if (!request.feature_service.empty() && !request.features.empty()) {
-    return Invalid("give either 'features' or 'feature_service', not both");
+  // 1. Which features: the plan for this list, cached.
+  std::shared_ptr<const Plan> plan;
+  const std::string plan_key = PlanKey(request);
+  {
+    std::shared_lock<std::shared_mutex> lock(plans_->mu);
+    auto it = plans_->plans.find(plan_key);
+    if (it != plans_->plans.end()) plan = it->second;
   }
-  if (request.feature_service.empty() && request.features.empty()) {
-    return Invalid("no features requested (give 'features' or 'feature_service')");
+  if (plan == nullptr) {
+    ARROW_ASSIGN_OR_RAISE(plan, BuildPlan(repo, request));
+    std::unique_lock<std::shared_mutex> lock(plans_->mu);
+    if (plans_->plans.size() < PlanCache::kMaxPlans) plans_->plans.emplace(plan_key, plan);
   }
-  std::vector<FeatureRef> refs;
-  if (!request.feature_service.empty()) {
-    ARROW_ASSIGN_OR_RAISE(refs, repo.ServiceRefs(request.feature_service));
-  } else {
-    ARROW_ASSIGN_OR_RAISE(refs, repo.ResolveRefs(request.features));
-  }
+  const std::vector<FeatureRef>& refs = plan->refs;
+  const std::vector<ViewRead>& reads = plan->reads;
+  const std::set<std::string>& request_fields = plan->request_fields;
 
   // 2. How many rows; every column as long as the first.
   size_t num_rows = 0;
@@ -373,42 +484,6 @@ Result<OnlineResponse> OnlineServing::Get(const OnlineRequest& request) const {
     return nullptr;
   };
 
-  // 3. Which views to read, with which features.
-  std::vector<ViewRead> reads;
-  std::unordered_map<std::string, size_t> read_index;
-  auto read_of = [&](const std::string& view_name) -> ViewRead* {
-    auto [it, inserted] = read_index.emplace(view_name, reads.size());
-    if (inserted) {
-      ViewRead r;
-      r.view = repo.FindView(view_name);
-      reads.push_back(std::move(r));
-    }
-    return &reads[it->second];
-  };
-  std::vector<const OnDemandFeatureView*> on_demand;  // requested, in first-use order
-  std::set<std::string> request_fields;               // of the requested on-demand views
-  for (const auto& ref : refs) {
-    if (!ref.on_demand) {
-      AddFeature(read_of(ref.view), ref.feature);
-      continue;
-    }
-    const OnDemandFeatureView* od = repo.FindOnDemandView(ref.view);
-    if (od == nullptr) return Invalid("unknown on-demand feature view '" + ref.view + "'");
-    if (std::find(on_demand.begin(), on_demand.end(), od) != on_demand.end()) continue;
-    on_demand.push_back(od);
-    for (const auto& f : od->request) request_fields.insert(f.name);
-    for (const auto& src : od->sources) {
-      ViewRead* r = read_of(src);
-      if (r->view == nullptr) {
-        return Invalid("on-demand view '" + od->name + "' reads unknown feature view '" + src + "'");
-      }
-      for (const auto& f : r->view->features) AddFeature(r, f.name);
-    }
-  }
-  for (const auto& r : reads) {
-    if (r.view == nullptr) return Invalid("unknown feature view in request");
-  }
-
   // 4. Every entity column must be a join key or a request field; every join key present.
   std::vector<size_t> output_entities;  // indexes into request.entities
   for (size_t i = 0; i < request.entities.size(); ++i) {
@@ -443,9 +518,11 @@ Result<OnlineResponse> OnlineServing::Get(const OnlineRequest& request) const {
           .count());
 
   // 5. One Read per view, for every entity row.
+  std::vector<online::ReadResult> results(reads.size());
   std::vector<std::string> keys(num_rows);
   std::vector<JoinKeyValue> row_values;
-  for (auto& r : reads) {
+  for (size_t ri = 0; ri < reads.size(); ++ri) {
+    const ViewRead& r = reads[ri];
     const Compiled::View& cv = compiled.views.at(r.view->name);
     std::vector<const std::vector<JoinKeyValue>*> columns;
     for (const auto& k : cv.keys) {
@@ -485,25 +562,27 @@ Result<OnlineResponse> OnlineServing::Get(const OnlineRequest& request) const {
     options.now_micros = now;
     auto result = store_->Read(r.view->name, keys, r.features, options);
     if (!result.ok()) return WithContext(result.status(), "reading feature view '" + r.view->name + "'");
-    r.result = std::move(*result);
+    results[ri] = std::move(*result);
   }
 
   // 6. Assemble: entity columns, then features in request order.
   OnlineResponse out;
   out.num_rows = num_rows;
-  std::map<std::string, std::string> names_seen;  // output name -> what produced it
-  auto add_name = [&](std::string name, const std::string& what) -> Status {
-    auto [it, inserted] = names_seen.emplace(name, what);
-    if (!inserted) {
-      return Invalid("output name '" + name + "' is produced by both " + it->second + " and " +
-                     what + (request.full_feature_names ? "" : " (use full_feature_names)"));
+  // Feature output names are unique (the plan checked); an entity's must not be one of them.
+  for (size_t i : output_entities) {
+    const std::string& name = request.entities[i].first;
+    auto it = plan->output_index.find(name);
+    if (it != plan->output_index.end()) {
+      return Invalid("output name '" + name + "' is produced by both entity '" + name + "' and " +
+                     plan->outputs[it->second].what +
+                     (request.full_feature_names ? "" : " (use full_feature_names)"));
     }
-    out.feature_names.push_back(std::move(name));
-    return Status::OK();
-  };
+  }
+  out.feature_names.reserve(output_entities.size() + refs.size());
+  out.columns.reserve(output_entities.size() + refs.size());
   for (size_t i : output_entities) {
     const auto& [name, values] = request.entities[i];
-    ARROW_RETURN_NOT_OK(add_name(name, "entity '" + name + "'"));
+    out.feature_names.push_back(name);
     OnlineResponse::Column c;
     c.values.reserve(num_rows);
     for (const auto& v : values) {
@@ -521,7 +600,7 @@ Result<OnlineResponse> OnlineServing::Get(const OnlineRequest& request) const {
 
   // On-demand views: evaluated once per view, for the features requested of it.
   std::map<std::pair<std::string, std::string>, OnlineResponse::Column> od_columns;
-  for (const OnDemandFeatureView* od : on_demand) {
+  for (const OnDemandFeatureView* od : plan->on_demand) {
     const std::string what = "on-demand view '" + od->name + "'";
     arrow::FieldVector fields;
     arrow::ArrayVector arrays;
@@ -559,10 +638,12 @@ Result<OnlineResponse> OnlineServing::Get(const OnlineRequest& request) const {
     }
     std::vector<int64_t> newest(num_rows, 0);
     for (const auto& src : od->sources) {
-      const ViewRead& r = reads[read_index.at(src)];
+      const size_t ri = plan->read_index.at(src);
+      const ViewRead& r = reads[ri];
+      const online::ReadResult& result = results[ri];
       for (size_t k = 0; k < num_rows; ++k) {
-        if (r.result.statuses[k] == FeatureStatus::kPresent) {
-          newest[k] = std::max(newest[k], r.result.event_ts[k]);
+        if (result.statuses[k] == FeatureStatus::kPresent) {
+          newest[k] = std::max(newest[k], result.event_ts[k]);
         }
       }
       for (const auto& f : r.view->features) {
@@ -570,7 +651,7 @@ Result<OnlineResponse> OnlineServing::Get(const OnlineRequest& request) const {
         auto array = BuildArray(
             f.type, num_rows,
             [&](size_t i) -> const FeatureValue* {
-              const auto& v = r.result.value(i, slot);
+              const auto& v = result.value(i, slot);
               return v ? &*v : nullptr;
             },
             [&](size_t i) {
@@ -619,24 +700,24 @@ Result<OnlineResponse> OnlineServing::Get(const OnlineRequest& request) const {
     }
   }
 
-  for (const auto& ref : refs) {
-    std::string name = request.full_feature_names ? ref.view + "__" + ref.feature : ref.feature;
-    ARROW_RETURN_NOT_OK(add_name(std::move(name), "'" + ref.ToString() + "'"));
+  for (size_t j = 0; j < refs.size(); ++j) {
+    const FeatureRef& ref = refs[j];
+    const Plan::Output& o = plan->outputs[j];
+    out.feature_names.push_back(o.name);
     if (ref.on_demand) {
       out.columns.push_back(std::move(od_columns.at({ref.view, ref.feature})));
       continue;
     }
-    const ViewRead& r = reads[read_index.at(ref.view)];
-    const size_t slot = r.Slot(ref.feature);
+    const online::ReadResult& result = results[o.read];
     OnlineResponse::Column c;
     c.values.resize(num_rows);
     c.statuses.resize(num_rows);
     c.event_ts_us.resize(num_rows);
     for (size_t k = 0; k < num_rows; ++k) {
-      const FeatureStatus st = r.result.feature_status(k, slot);
+      const FeatureStatus st = result.feature_status(k, o.slot);
       c.statuses[k] = st;
-      if (st == FeatureStatus::kPresent) c.values[k] = r.result.value(k, slot);
-      c.event_ts_us[k] = st == FeatureStatus::kNotFound ? 0 : r.result.event_ts[k];
+      if (st == FeatureStatus::kPresent) c.values[k] = result.value(k, o.slot);
+      c.event_ts_us[k] = st == FeatureStatus::kNotFound ? 0 : result.event_ts[k];
     }
     out.columns.push_back(std::move(c));
   }

@@ -86,6 +86,8 @@ class OnlineServing {
   std::shared_ptr<online::OnlineStore> store_;
   struct Compiled;  // per view: join keys and key encoder; per on-demand view: parsed expressions
   std::shared_ptr<const Compiled> compiled_;
+  struct PlanCache;  // feature list -> what to read and how to name it, built on first use
+  std::shared_ptr<PlanCache> plans_;
 };
 
 }  // namespace strata::features

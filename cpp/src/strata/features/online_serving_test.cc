@@ -292,6 +292,52 @@ TEST_F(OnlineServingTest, NameCollisionNeedsFullNames) {
   ASSERT_OK(s->Get(r).status());
 }
 
+TEST_F(OnlineServingTest, EntityNameMayNotBeAFeatureName) {
+  auto repo = MakeRepo();
+  repo->feature_views[2].features.push_back(F("driver_id", FeatureType::kInt64));
+  ASSERT_OK_AND_ASSIGN(auto s, OnlineServing::Make(repo, store_));
+  auto r = Drivers({"driver_stats:driver_id"}, {1});
+  for (int attempt = 0; attempt < 2; ++attempt) {  // the second one finds the cached plan
+    auto res = s->Get(r);
+    ASSERT_FALSE(res.ok());
+    EXPECT_NE(res.status().message().find("produced by both entity 'driver_id' and 'driver_stats:driver_id'"),
+              std::string::npos)
+        << res.status().message();
+  }
+  r.full_feature_names = true;
+  ASSERT_OK_AND_ASSIGN(auto res, s->Get(r));
+  EXPECT_EQ(res.feature_names, (std::vector<std::string>{"driver_id", "driver_stats__driver_id"}));
+}
+
+// Plans are cached per feature list: the same list with other entities, other names or another
+// order must still be answered for that request.
+TEST_F(OnlineServingTest, CachedPlansServeEveryRequestOfTheirList) {
+  WriteDriver(1, kNow - 10, {"conv_rate", "trips"}, {0.5, int64_t{7}});
+  WriteDriver(2, kNow - 20, {"conv_rate", "trips"}, {0.25, int64_t{9}});
+  auto a = Drivers({"driver_stats:conv_rate", "driver_stats:trips"}, {1});
+  auto b = Drivers({"driver_stats:trips", "driver_stats:conv_rate"}, {2, 1});
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_OK_AND_ASSIGN(auto ra, serving_->Get(a));
+    EXPECT_EQ(ra.feature_names, (std::vector<std::string>{"driver_id", "conv_rate", "trips"}));
+    EXPECT_EQ(std::get<double>(*ra.columns[1].values[0]), 0.5);
+    ASSERT_OK_AND_ASSIGN(auto rb, serving_->Get(b));
+    EXPECT_EQ(rb.feature_names, (std::vector<std::string>{"driver_id", "trips", "conv_rate"}));
+    EXPECT_EQ(std::get<int64_t>(*rb.columns[1].values[0]), 9);
+    EXPECT_EQ(std::get<int64_t>(*rb.columns[1].values[1]), 7);
+    EXPECT_EQ(std::get<double>(*rb.columns[2].values[0]), 0.25);
+    auto full = a;
+    full.full_feature_names = true;
+    ASSERT_OK_AND_ASSIGN(auto rf, serving_->Get(full));
+    EXPECT_EQ(rf.feature_names[1], "driver_stats__conv_rate");
+    auto wrong = a;
+    wrong.entities[0].first = "rider_id";
+    auto bad = serving_->Get(wrong);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.status().message().find("unknown entity key 'rider_id'"), std::string::npos)
+        << bad.status().message();
+  }
+}
+
 // ---- the oracle --------------------------------------------------------------------------
 
 struct ModelRow {
