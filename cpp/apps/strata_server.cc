@@ -162,10 +162,19 @@ int main(int argc, char** argv) {
   if (!registry_version && poll_ms > 0) {
     poller = std::thread([&, config = shared_repo->online] {
       int64_t skipped = -1;  // a version that cannot be served (reported once)
+      // The registry is read again only when its table has a new commit: a listing of its log
+      // per poll, not a scan (which starts reader threads next to the request threads).
+      int64_t seen_table_version = -2;
       std::unique_lock<std::mutex> lock(mu);
       while (!cv.wait_for(lock, std::chrono::milliseconds(poll_ms), [&] { return done; })) {
         lock.unlock();
+        auto table_version = registry.TableVersion();
+        if (table_version.ok() && *table_version == seen_table_version) {
+          lock.lock();
+          continue;
+        }
         auto latest = registry.Latest();
+        if (table_version.ok() && latest.ok()) seen_table_version = *table_version;
         if (latest.ok() && latest->has_value() && (*latest)->version != (*server)->registry_version() &&
             (*latest)->version != skipped) {
           const int64_t v = (*latest)->version;

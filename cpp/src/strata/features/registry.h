@@ -197,6 +197,9 @@ class RegistryStore {
   Result<RegistryVersion> Get(int64_t version) const;
   /// Every version, oldest first.
   Result<std::vector<RegistryVersion>> History() const;
+  /// The version of the table that stores the registry (it changes with every Commit), from a
+  /// listing of its log alone; -1 when nothing was applied yet. Cheap enough to poll.
+  Result<int64_t> TableVersion() const;
   /// Stores `repo` as a new version with its plan; returns the version. Concurrent applies are
   /// serialized by the table's commit protocol (the later one retries on top of the earlier).
   Result<int64_t> Commit(const Repository& repo, const std::vector<PlanItem>& plan) const;

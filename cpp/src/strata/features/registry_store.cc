@@ -8,6 +8,7 @@
 #include "strata/features/registry.h"
 #include "strata/ops/write.h"
 #include "strata/storage/object_store.h"
+#include "strata/table/log_segment.h"
 #include "strata/table/snapshot.h"
 
 namespace strata::features {
@@ -178,6 +179,18 @@ Result<std::vector<RegistryVersion>> ReadVersions(const std::string& uri, bool* 
 Result<std::vector<RegistryVersion>> RegistryStore::History() const {
   bool exists = false;
   return ReadVersions(table_uri(), &exists);
+}
+
+Result<int64_t> RegistryStore::TableVersion() const {
+  ARROW_ASSIGN_OR_RAISE(auto store, storage::OpenStore(table_uri()));
+  auto listing = table::ListLog(*store, /*with_metadata=*/false);
+  if (!listing.ok()) {
+    if (HasCode(listing.status(), ErrorCode::kNotATable)) return -1;
+    return listing.status();
+  }
+  int64_t version = listing->latest_version();
+  for (const auto& parts : listing->checkpoints) version = std::max(version, parts.front().version);
+  return version;
 }
 
 Result<std::optional<RegistryVersion>> RegistryStore::Latest() const {

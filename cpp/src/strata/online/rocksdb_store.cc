@@ -128,6 +128,10 @@ class RocksDbStore final : public OnlineStore {
       return Error(ErrorCode::kInvalidArgument, "no online store at '", path,
                    "' to follow (a writer creates it when it first opens it)");
     }
+    // Each catch-up opens the table files the writer added since the last one, by default on
+    // 16 threads started for that call alone: a burst of thread creation every catch-up, on the
+    // cores that serve requests. Catch-ups open a few files at a time; one thread does it.
+    opts.max_file_opening_threads = 1;
     ARROW_RETURN_NOT_OK(CheckFormat());
     std::string secondary = options_.secondary_path;
     if (secondary.empty()) {

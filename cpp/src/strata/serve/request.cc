@@ -1,16 +1,3 @@
-// Request bodies are parsed with RapidJSON (header-only), not simdjson: the pyarrow wheel's
-// libparquet exports its own simdjson's symbols, which interpose on Debian's libsimdjson at run
-// time and crash (table/json_util.h tells the same story). RapidJSON compiles into our code; Arrow's
-// vendored copy lives in its own namespace.
-
-#include "strata/serve/request.h"
-
-#include <set>
-#include <string>
-
-#include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
-
 // Request bodies are parsed with RapidJSON's SAX reader into a small tree (JsonNode), not with
 // simdjson: the pyarrow wheel's libparquet exports its own simdjson's symbols, which interpose on
 // Debian's libsimdjson at run time and crash (table/json_util.h tells the same story). Numbers
