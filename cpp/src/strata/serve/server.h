@@ -39,6 +39,7 @@ struct ServerOptions {
   size_t body_limit = size_t{1} << 20;
   size_t header_limit = size_t{16} << 10;
   int64_t idle_timeout_ms = 60000;      ///< a keep-alive connection idle this long is closed
+  int64_t io_timeout_ms = 30000;        ///< a request body or a response slower than this closes it
   int64_t refresh_interval_ms = 500;    ///< 0: never refresh the store
   int64_t shutdown_grace_ms = 2000;     ///< then connections still busy are cut
   bool handle_signals = false;          ///< shut down on SIGTERM and SIGINT

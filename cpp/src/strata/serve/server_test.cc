@@ -349,6 +349,42 @@ TEST_F(ServerTest, ShutdownClosesIdleConnectionsAndReturns) {
   server_.reset();  // destroying a stopped server is fine
 }
 
+// Deadlines: an idle keep-alive connection is closed after idle_timeout_ms, a request whose body
+// stops arriving after io_timeout_ms; a connection in use is not.
+TEST_F(ServerTest, IdleAndStalledConnectionsAreClosed) {
+  ServerOptions so;
+  so.port = 0;
+  so.threads = 2;
+  so.idle_timeout_ms = 300;
+  so.io_timeout_ms = 300;
+  so.refresh_interval_ms = 0;
+  ASSERT_OK_AND_ASSIGN(auto server, Server::Start(serving_, so));
+  using std::chrono::milliseconds;
+  const auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] {
+    return std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start).count();
+  };
+  // Busy for twice the idle timeout: every request resets the deadline.
+  Client busy(server->port());
+  while (elapsed() < 600) {
+    ASSERT_EQ(busy.Send(http::verb::get, "/health").result_int(), 200);
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  Client idle(server->port());
+  Client stalled(server->port());
+  stalled.WriteRaw("POST /get-online-features HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"features\"");
+  const auto waited_from = elapsed();
+  EXPECT_TRUE(idle.Closed());     // blocks until the server closes it
+  EXPECT_TRUE(stalled.Closed());
+  const auto waited = elapsed() - waited_from;
+  EXPECT_GE(waited, 250);
+  EXPECT_LT(waited, 5000);
+  // The busy connection was idle meanwhile, so it is closed too; a new one works.
+  EXPECT_TRUE(busy.Closed());
+  Client again(server->port());
+  EXPECT_EQ(again.Send(http::verb::get, "/health").result_int(), 200);
+}
+
 TEST_F(ServerTest, ManyClientsInParallel) {
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};
