@@ -303,12 +303,14 @@ def run_loadgen(exe: Path, port: int, n: int, batch: int, rate: float, conns: in
             **json.loads(p.stdout)}
 
 
-def run_redis_floor(value_size: int, n: int, seconds: int) -> dict:
+def run_redis_floor(value_size: int, n: int, seconds: int) -> list[dict]:
+    """redis-benchmark GETs of random keys at 1 and 16 connections: the loopback round trip and
+    throughput of a server that does almost nothing per request."""
     exe = shutil.which("redis-server")
     bench = shutil.which("redis-benchmark")
     if exe is None or bench is None:
-        return {"tool": "redis-benchmark", "server": "redis-server",
-                "skipped": "redis-server/redis-benchmark not installed"}
+        return [{"tool": "redis-benchmark", "server": "redis-server",
+                 "skipped": "redis-server/redis-benchmark not installed"}]
     port = free_port()
     proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -322,14 +324,17 @@ def run_redis_floor(value_size: int, n: int, seconds: int) -> dict:
         keys = min(n, 1_000_000)
         subprocess.run([bench, "-p", str(port), "-t", "set", "-n", str(keys), "-r", str(keys), "-d", str(value_size),
                         "-q", "-P", "64"], capture_output=True, check=True, timeout=600)
-        p = subprocess.run([bench, "-p", str(port), "-t", "get", "-n", str(40_000 * seconds), "-r", str(keys),
-                            "-d", str(value_size), "-c", "16", "--csv", "--precision", "3"],
-                           capture_output=True, text=True, check=True, timeout=600)
-        rows = [r for r in p.stdout.splitlines() if r.startswith('"GET')]
-        vals = [float(x.strip('"')) for x in rows[-1].split(",")[1:]]
-        # "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
-        return {"tool": "redis-benchmark GET", "server": "redis-server", "batch": 1, "connections": 16, "rps": vals[0],
-                "p50_us": vals[3] * 1e3, "p99_us": vals[5] * 1e3, "value_bytes": value_size}
+        out = []
+        for conns, per_second in ((1, 6_000), (16, 40_000)):
+            p = subprocess.run([bench, "-p", str(port), "-t", "get", "-n", str(per_second * seconds), "-r", str(keys),
+                                "-d", str(value_size), "-c", str(conns), "--csv", "--precision", "3"],
+                               capture_output=True, text=True, check=True, timeout=600)
+            rows = [r for r in p.stdout.splitlines() if r.startswith('"GET')]
+            vals = [float(x.strip('"')) for x in rows[-1].split(",")[1:]]
+            # "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+            out.append({"tool": "redis-benchmark GET", "server": "redis-server", "batch": 1, "connections": conns,
+                        "rps": vals[0], "p50_us": vals[3] * 1e3, "p99_us": vals[5] * 1e3, "value_bytes": value_size})
+        return out
     finally:
         proc.terminate()
         proc.wait(10)
@@ -419,8 +424,9 @@ def main() -> None:
         if feast is not None:
             feast.stop()
     if not args.no_redis:
-        results.append(run_redis_floor(200, args.entities, args.seconds))
-        print(json.dumps(results[-1]), flush=True)
+        for r in run_redis_floor(200, args.entities, args.seconds):
+            results.append(r)
+            print(json.dumps(r), flush=True)
 
     cores = os.cpu_count()
     lines = [f"# Feature server: {args.entities:,} entities x 10 features, RocksDB, loopback, {cores} cores "
@@ -458,6 +464,14 @@ def main() -> None:
         targets.append(f"- {shape} at {runs[0]['target_rate']:,.0f} req/s, {len(runs)} runs: median p99 "
                        f"{median:,.0f} us (runs: {', '.join(f'{x:,.0f}' for x in p99s)} us; target <= {limit:,} us): "
                        f"{'MET' if ok else 'NOT MET'}")
+    for conns in (1, 16):
+        ours = next((r for r in results if r["tool"] == "wrk" and r["server"] == "strata-server" and
+                     r["batch"] == 1 and r["connections"] == conns), None)
+        floor = next((r for r in results if r["server"] == "redis-server" and r.get("connections") == conns), None)
+        if ours and floor and ours.get("rps") and floor.get("rps"):
+            targets.append(f"- floor, {conns} connection{'' if conns == 1 else 's'}: strata-server (1 entity x 10 "
+                           f"features) {ours['rps'] / floor['rps']:.2f}x the requests/s of a plain Redis GET, p50 "
+                           f"{fmt(ours.get('p50_us'), ' us')} vs {fmt(floor.get('p50_us'), ' us')}")
     if feast is not None:
         ratios = []
         for batch, conns in WRK_SHAPES:
