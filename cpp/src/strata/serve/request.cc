@@ -212,7 +212,8 @@ Result<std::vector<FeatureValue>> ToValues(const JsonNode& arr, const std::strin
 }
 
 /// "entities": {name: [values]}.
-Status ParseEntities(const JsonNode& e, OnlineRequest* out) {
+/// Moves string values out of `e` (the tree is thrown away after parsing).
+Status ParseEntities(JsonNode& e, OnlineRequest* out) {
   if (e.kind != JsonNode::Kind::kObject) {
     return Bad(std::string("'entities' must be an object of lists, got ") + Kind(e));
   }
@@ -220,7 +221,7 @@ Status ParseEntities(const JsonNode& e, OnlineRequest* out) {
   for (size_t k = 0; k < e.items.size(); ++k) {
     std::string name = e.keys[k];
     if (!seen.insert(e.keys[k]).second) return Bad("entity " + Quote(name) + " given twice");
-    const JsonNode& arr = e.items[k];
+    JsonNode& arr = e.items[k];
     if (arr.kind != JsonNode::Kind::kArray) {
       return Bad("entity " + Quote(name) + " must be a list of values, got " + Kind(arr));
     }
@@ -236,11 +237,11 @@ Status ParseEntities(const JsonNode& e, OnlineRequest* out) {
     } else if (all_int || all_string) {
       std::vector<JoinKeyValue> values;
       values.reserve(arr.items.size());
-      for (const auto& x : arr.items) {
+      for (auto& x : arr.items) {
         if (all_int) {
           values.emplace_back(x.i);
         } else {
-          values.emplace_back(x.s);
+          values.emplace_back(std::move(x.s));
         }
       }
       out->entities.emplace_back(std::move(name), std::move(values));
@@ -285,7 +286,7 @@ Result<features::OnlineRequest> ParseOnlineRequest(std::string_view body) {
     std::string why = !tree.error.empty() ? tree.error : rapidjson::GetParseError_En(ok.Code());
     return Bad("malformed JSON: " + why + " at offset " + std::to_string(ok.Offset()));
   }
-  const JsonNode& doc = tree.root;
+  JsonNode& doc = tree.root;
   if (doc.kind != JsonNode::Kind::kObject) {
     return Bad(std::string("the request body must be a JSON object, got ") + Kind(doc));
   }
@@ -295,7 +296,7 @@ Result<features::OnlineRequest> ParseOnlineRequest(std::string_view body) {
   for (size_t k = 0; k < doc.items.size(); ++k) {
     const std::string_view key = doc.keys[k];
     if (!seen.insert(key).second) return Bad("field " + Quote(key) + " given twice");
-    const JsonNode& v = doc.items[k];
+    JsonNode& v = doc.items[k];
     if (key == "features") {
       if (v.kind != JsonNode::Kind::kArray) {
         return Bad(std::string("'features' must be a list of strings, got ") + Kind(v));
@@ -306,7 +307,7 @@ Result<features::OnlineRequest> ParseOnlineRequest(std::string_view body) {
                      Kind(v.items[i]));
         }
         if (v.items[i].s.empty()) return Bad("'features'[" + std::to_string(i) + "] is empty");
-        out.features.push_back(v.items[i].s);
+        out.features.push_back(std::move(v.items[i].s));
       }
       if (out.features.empty()) return Bad("'features' is empty");
     } else if (key == "feature_service") {
@@ -314,7 +315,7 @@ Result<features::OnlineRequest> ParseOnlineRequest(std::string_view body) {
         return Bad(std::string("'feature_service' must be a string, got ") + Kind(v));
       }
       if (v.s.empty()) return Bad("'feature_service' is empty");
-      out.feature_service = v.s;
+      out.feature_service = std::move(v.s);
     } else if (key == "entities") {
       ARROW_RETURN_NOT_OK(ParseEntities(v, &out));
     } else if (key == "request_data" || key == "request_context") {
