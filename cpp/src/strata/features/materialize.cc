@@ -10,6 +10,7 @@
 
 #include <arrow/api.h>
 #include <arrow/compute/api.h>
+#include <arrow/util/hashing.h>
 
 #include "strata/exec/changes.h"
 #include "strata/exec/scan.h"
@@ -154,6 +155,14 @@ class LatestRows {
     std::vector<std::shared_ptr<arrow::Array>> feats;
     for (const auto& f : features_) feats.push_back(batch.GetColumnByName(f));
     const size_t nf = feats.size();
+    // float64 and int64 features (the usual ones) are read straight from their buffers;
+    // ValueAt converts the other types.
+    std::vector<const double*> doubles(nf, nullptr);
+    std::vector<const int64_t*> ints(nf, nullptr);
+    for (size_t f = 0; f < nf; ++f) {
+      if (feats[f]->type_id() == arrow::Type::DOUBLE) doubles[f] = feats[f]->data()->GetValues<double>(1);
+      if (feats[f]->type_id() == arrow::Type::INT64) ints[f] = feats[f]->data()->GetValues<int64_t>(1);
+    }
     const bool int_key = keys.size() == 1 && keys[0]->type_id() == arrow::Type::INT64;
     const int64_t* int_values = int_key ? keys[0]->data()->GetValues<int64_t>(1) : nullptr;
     std::vector<online::JoinKeyValue> kv(keys.size());
@@ -168,10 +177,13 @@ class LatestRows {
       bool fresh;
       if (int_key) {
         if (keys[0]->IsNull(i)) continue;
-        auto [it, inserted] = int_index_.try_emplace(int_values[i], event_.size());
-        slot = it->second;
-        fresh = inserted;
-        if (inserted) int_keys_.push_back(int_values[i]);
+        // The memo table numbers keys in first-seen order, which is the order of the slots.
+        int32_t memo = 0;
+        fresh = false;
+        ARROW_RETURN_NOT_OK(int_index_.GetOrInsert(
+            int_values[i], [](int32_t) {}, [&](int32_t) { fresh = true; }, &memo));
+        slot = static_cast<size_t>(memo);
+        if (fresh) int_keys_.push_back(int_values[i]);
       } else {
         bool null_key = false;
         for (size_t k = 0; k < keys.size() && !null_key; ++k) {
@@ -216,7 +228,14 @@ class LatestRows {
       }
       FeatureValue* out = values_.data() + slot * nf;
       for (size_t f = 0; f < nf; ++f) {
-        ARROW_ASSIGN_OR_RAISE(out[f], ValueAt(*feats[f], i));
+        const arrow::Array& a = *feats[f];
+        if (doubles[f] != nullptr && !a.IsNull(i)) {
+          out[f] = doubles[f][i];
+        } else if (ints[f] != nullptr && !a.IsNull(i)) {
+          out[f] = ints[f][i];
+        } else {
+          ARROW_ASSIGN_OR_RAISE(out[f], ValueAt(a, i));
+        }
       }
     }
     return Status::OK();
@@ -265,7 +284,7 @@ class LatestRows {
  private:
   std::vector<std::string> key_names_, features_;
   online::EntityKeyEncoder encoder_ = *online::EntityKeyEncoder::Make({"_"});
-  std::unordered_map<int64_t, size_t> int_index_;
+  arrow::internal::ScalarMemoTable<int64_t> int_index_{arrow::default_memory_pool()};
   std::vector<int64_t> int_keys_;
   std::unordered_map<std::string, size_t> index_;
   std::vector<std::string> keys_;
