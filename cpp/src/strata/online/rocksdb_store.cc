@@ -15,6 +15,7 @@
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/sst_file_writer.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
@@ -31,6 +32,7 @@ constexpr char kKind[] = "rocksdb";
 // some other RocksDB directory fails clearly (and before anything in it is touched).
 constexpr char kFormatFile[] = "STRATA_ONLINE_FORMAT";
 constexpr char kFormatValue[] = "1";
+constexpr char kIngestDir[] = "ingest";  // table files being written for IngestExternalFile
 
 Status FromRocks(const rocksdb::Status& s, std::string_view context) {
   std::string msg = std::string(context) + ": " + s.ToString();
@@ -122,6 +124,8 @@ class RocksDbStore final : public OnlineStore {
       rocksdb::Status s = rocksdb::DB::Open(opts, path, &raw);
       if (!s.ok()) return FromRocks(s, "opening online store '" + path + "'");
       db_.reset(raw);
+      // Files a killed writer left before ingesting them (the open above holds the lock).
+      fs::remove_all(fs::path(path) / kIngestDir, ec);
       return Status::OK();
     }
     if (!exists) {
@@ -185,6 +189,8 @@ class RocksDbStore final : public OnlineStore {
     std::vector<rocksdb::PinnableSlice> stored(n);
     std::vector<rocksdb::Status> statuses(n);
     rocksdb::WriteBatch wb;
+    std::vector<std::pair<std::string_view, std::string_view>> puts;  // key, row
+    puts.reserve(n);
     std::lock_guard write_lock(write_mu_);
     db_->MultiGet(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), n, slices.data(),
                   stored.data(), statuses.data());
@@ -199,10 +205,14 @@ class RocksDbStore final : public OnlineStore {
       } else if (!statuses[j].IsNotFound()) {
         return FromRocks(statuses[j], "writing view '" + std::string(view) + "'");
       }
-      rocksdb::Status s = wb.Put(slices[j], row);
+      puts.emplace_back(std::string_view(slices[j].data(), slices[j].size()), row);
+    }
+    if (puts.empty()) return Status::OK();
+    if (puts.size() >= kIngestMinRows) return Ingest(view, &puts);
+    for (const auto& [k, v] : puts) {
+      rocksdb::Status s = wb.Put(rocksdb::Slice(k.data(), k.size()), rocksdb::Slice(v.data(), v.size()));
       if (!s.ok()) return FromRocks(s, "writing view '" + std::string(view) + "'");
     }
-    if (wb.Count() == 0) return Status::OK();
     rocksdb::Status s = db_->Write(write_options_, &wb);
     if (!s.ok()) return FromRocks(s, "writing view '" + std::string(view) + "'");
     return Status::OK();
@@ -347,6 +357,40 @@ class RocksDbStore final : public OnlineStore {
   }
 
  private:
+  /// Large batches (materialization writes tens of thousands of rows at a time) skip the
+  /// write-ahead log, the memtable and its flush: their rows go, sorted, into a table file that
+  /// RocksDB ingests atomically (IngestExternalFile; a reader sees all of it or none of it, and a
+  /// kill -9 before the ingestion leaves the store as it was). Inserting them one by one into the
+  /// memtable's skiplist was most of a materialization's store time.
+  static constexpr uint32_t kIngestMinRows = 4096;
+
+  /// `puts`: distinct keys; sorted here.
+  Status Ingest(std::string_view view, std::vector<std::pair<std::string_view, std::string_view>>* puts_in) {
+    auto& puts = *puts_in;
+    rocksdb::Status s;
+    std::sort(puts.begin(), puts.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    const fs::path dir = fs::path(options_.path) / kIngestDir;
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) return Status::IOError("cannot create '", dir.string(), "': ", ec.message());
+    const fs::path file = dir / ("batch-" + std::to_string(++ingest_seq_) + ".sst");
+    rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), db_->GetOptions());
+    if (s.ok()) s = writer.Open(file.string());
+    for (size_t i = 0; s.ok() && i < puts.size(); ++i) {
+      s = writer.Put(rocksdb::Slice(puts[i].first.data(), puts[i].first.size()),
+                     rocksdb::Slice(puts[i].second.data(), puts[i].second.size()));
+    }
+    if (s.ok()) s = writer.Finish();
+    if (s.ok()) {
+      rocksdb::IngestExternalFileOptions io;
+      io.move_files = true;  // a hard link: the file is not copied
+      s = db_->IngestExternalFile({file.string()}, io);
+    }
+    fs::remove(file, ec);  // moved in, or a failed attempt
+    if (!s.ok()) return FromRocks(s, "writing view '" + std::string(view) + "'");
+    return Status::OK();
+  }
+
   Status CheckWritable() const {
     if (!db_) return internal::ClosedError(kKind);
     if (options_.mode == RocksDbOptions::Mode::kSecondary) {
@@ -418,6 +462,7 @@ class RocksDbStore final : public OnlineStore {
   std::shared_mutex close_mu_;  // shared by every call, exclusive in Close
   std::unique_ptr<rocksdb::DB> db_;
   std::mutex write_mu_;         // serializes read-compare-write of the primary
+  uint64_t ingest_seq_ = 0;     // names ingested table files (under write_mu_)
   std::string owned_secondary_dir_;
 
   std::mutex catch_up_mu_;

@@ -55,6 +55,56 @@ int64_t ValueOf(OnlineStore* s, int64_t id) {
   return std::get<int64_t>(*r->value(0, 0));
 }
 
+constexpr int64_t kBulkRows = 5000;  // above the store's ingestion threshold
+
+/// Rows `first` .. first+n-1 of view "v" at event time `ts`, value id * 10 + ts.
+RowBatch BulkBatch(int64_t first, int64_t n, int64_t ts) {
+  RowBatch b{{"x"}, {}};
+  for (int64_t id = first; id < first + n; ++id) b.rows.push_back(MakeRow(DriverKey(id), ts, {}, {id * 10 + ts}));
+  return b;
+}
+
+// Batches of thousands of rows bypass the memtable (a table file is written and ingested); they
+// must keep every rule of the row-by-row path: newer versions win, older ones are ignored, a
+// secondary sees them after catching up, and a reopened store still has them.
+TEST(RocksDbStore, LargeBatchesAreIngestedWithTheSameRules) {
+  strata::testing::TempDir dir;
+  const std::string path = dir.path() + "/online";
+  ASSERT_OK_AND_ASSIGN(auto primary, OpenRocksDbStore(Primary(path)));
+  ASSERT_OK_AND_ASSIGN(auto secondary, OpenRocksDbStore(Secondary(path)));
+  ASSERT_OK(WriteOne(primary.get(), 3, 500, 42));  // newer than what the batch brings
+  ASSERT_OK(primary->WriteBatch("v", BulkBatch(0, 10000, 100)));
+  // Ids 5000..14999: even ids older than stored (ignored), odd ids newer, 10000.. new.
+  RowBatch mixed{{"x"}, {}};
+  for (int64_t id = 5000; id < 15000; ++id) {
+    const int64_t ts = id < 10000 && id % 2 == 0 ? 50 : 200;
+    mixed.rows.push_back(MakeRow(DriverKey(id), ts, {}, {id * 10 + ts}));
+  }
+  ASSERT_OK(primary->WriteBatch("v", mixed));
+  auto expected = [](int64_t id) -> int64_t {
+    if (id == 3) return 42;
+    if (id < 5000) return id * 10 + 100;
+    if (id < 10000 && id % 2 == 0) return id * 10 + 100;
+    return id * 10 + 200;
+  };
+  ASSERT_OK(secondary->Refresh());
+  for (OnlineStore* s : {primary.get(), secondary.get()}) {
+    std::vector<std::string> keys;
+    for (int64_t id = 0; id < 15000; ++id) keys.push_back(DriverKey(id));
+    ASSERT_OK_AND_ASSIGN(auto r, ReadKeys(s, "v", keys, {"x"}));
+    for (int64_t id = 0; id < 15000; ++id) {
+      ASSERT_EQ(r.statuses[id], FeatureStatus::kPresent) << id;
+      ASSERT_TRUE(SameOptional(r.value(id, 0), expected(id))) << id;
+    }
+  }
+  EXPECT_TRUE(fs::is_empty(fs::path(path) / "ingest"));
+  ASSERT_OK(secondary->Close());
+  ASSERT_OK(primary->Close());
+  ASSERT_OK_AND_ASSIGN(auto reopened, OpenRocksDbStore(Primary(path)));
+  EXPECT_EQ(ValueOf(reopened.get(), 14999), 14999 * 10 + 200);
+  EXPECT_EQ(ValueOf(reopened.get(), 5000), 5000 * 10 + 100);
+}
+
 TEST(RocksDbStore, SecondaryFollowsPrimaryInProcess) {
   strata::testing::TempDir dir;
   const std::string path = dir.path() + "/online";
@@ -354,6 +404,13 @@ TEST(RocksDbChild, Writer) {
   ASSERT_OK_AND_ASSIGN(auto store, OpenRocksDbStore(Primary(db)));
   int fd = ::open(progress.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   ASSERT_GE(fd, 0);
+  if (mode == "bulk") {  // batches large enough to be ingested as table files, forever
+    for (int64_t b = 0;; ++b) {
+      ASSERT_OK(store->WriteBatch("v", BulkBatch(b * kBulkRows, kBulkRows, b + 1)));
+      std::string line = std::to_string(b) + "\n";
+      ASSERT_EQ(::write(fd, line.data(), line.size()), static_cast<ssize_t>(line.size()));
+    }
+  }
   const int64_t limit = mode == "follow" ? kFollowRows : std::numeric_limits<int64_t>::max();
   for (int64_t i = 0; i < limit; ++i) {
     ASSERT_OK(WriteOne(store.get(), i, i, i * 10));
@@ -426,6 +483,34 @@ TEST(RocksDbStore, KillNineLosesNoAcknowledgedWrite) {
   for (int64_t i = 0; i <= acknowledged; ++i) {
     ASSERT_EQ(r.statuses[i], FeatureStatus::kPresent) << i << " of " << acknowledged;
     ASSERT_TRUE(SameOptional(r.value(i, 0), int64_t{i * 10}));
+  }
+}
+
+// A writer killed while it writes and ingests table files: every batch it reported done is there,
+// and the next primary removes the files it left behind.
+TEST(RocksDbStore, KillNineDuringIngestionLosesNoAcknowledgedBatch) {
+  strata::testing::TempDir dir;
+  const std::string path = dir.path() + "/online", progress = dir.path() + "/progress";
+  int64_t acknowledged;
+  {
+    Child child("bulk", path, progress);
+    ASSERT_GT(child.pid(), 0);
+    auto deadline = Clock::now() + std::chrono::seconds(60);
+    while (Progress(progress) < 5 && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    ASSERT_GE(Progress(progress), 5);
+    ::kill(child.pid(), SIGKILL);
+    EXPECT_EQ(child.Wait(), -SIGKILL);
+    acknowledged = Progress(progress);
+  }
+  ASSERT_OK_AND_ASSIGN(auto store, OpenRocksDbStore(Primary(path)));
+  EXPECT_FALSE(fs::exists(fs::path(path) / "ingest"));
+  std::vector<std::string> keys;
+  const int64_t rows = (acknowledged + 1) * kBulkRows;
+  for (int64_t id = 0; id < rows; ++id) keys.push_back(DriverKey(id));
+  ASSERT_OK_AND_ASSIGN(auto r, ReadKeys(store.get(), "v", keys, {"x"}));
+  for (int64_t id = 0; id < rows; ++id) {
+    ASSERT_EQ(r.statuses[id], FeatureStatus::kPresent) << id << " of " << rows;
+    ASSERT_TRUE(SameOptional(r.value(id, 0), id * 10 + id / kBulkRows + 1)) << id;
   }
 }
 
