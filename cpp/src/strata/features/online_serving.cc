@@ -374,7 +374,9 @@ struct OnlineServing::Compiled {
 };
 
 struct OnlineServing::PlanCache {
-  static constexpr size_t kMaxPlans = 4096;  // past it, new lists are planned per request
+  // Bounds on what clients can make the server keep: past them, lists are planned per request.
+  static constexpr size_t kMaxPlans = 4096;
+  static constexpr size_t kMaxKeyBytes = 8192;
   std::shared_mutex mu;
   std::unordered_map<std::string, std::shared_ptr<const Plan>> plans;
 };
@@ -434,7 +436,9 @@ Result<OnlineResponse> OnlineServing::Get(const OnlineRequest& request) const {
   if (plan == nullptr) {
     ARROW_ASSIGN_OR_RAISE(plan, BuildPlan(repo, request));
     std::unique_lock<std::shared_mutex> lock(plans_->mu);
-    if (plans_->plans.size() < PlanCache::kMaxPlans) plans_->plans.emplace(plan_key, plan);
+    if (plans_->plans.size() < PlanCache::kMaxPlans && plan_key.size() <= PlanCache::kMaxKeyBytes) {
+      plans_->plans.emplace(plan_key, plan);
+    }
   }
   const std::vector<FeatureRef>& refs = plan->refs;
   const std::vector<ViewRead>& reads = plan->reads;
