@@ -74,6 +74,29 @@ TEST_F(RegistryTest, LoadsAndRoundTripsThroughJson) {
   EXPECT_TRUE(PlanChanges(&*repo, *back).empty());
 }
 
+// The server polls TableVersion to learn of a new apply without reading the registry.
+TEST_F(RegistryTest, TableVersionChangesWithEveryCommit) {
+  Write("features.yaml", kDefs);
+  auto repo = LoadRepository(dir_.string());
+  ASSERT_TRUE(repo.ok()) << repo.status().ToString();
+  RegistryStore store(dir_.string());
+  auto none = store.TableVersion();
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_EQ(*none, -1);
+  int64_t last = -1;
+  for (int i = 0; i < 3; ++i) {
+    auto committed = store.Commit(*repo, {});
+    ASSERT_TRUE(committed.ok()) << committed.status().ToString();
+    auto v = store.TableVersion();
+    ASSERT_TRUE(v.ok()) << v.status().ToString();
+    EXPECT_GT(*v, last);
+    last = *v;
+    auto latest = store.Latest();
+    ASSERT_TRUE(latest.ok() && latest->has_value());
+    EXPECT_EQ((*latest)->version, *committed);
+  }
+}
+
 TEST_F(RegistryTest, StoredLocationWithAnOutOfRangeLineIsAnError) {
   // Found by registry_fuzz: the line number of a stored `_location` went through std::stoi, which
   // throws past INT_MAX.

@@ -90,6 +90,20 @@ class Client {
     return res;
   }
 
+  /// Everything the server sends until it closes the connection.
+  std::string ReadAllRaw() {
+    std::string out(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+    buffer_.consume(buffer_.size());
+    char chunk[4096];
+    beast::error_code ec;
+    while (true) {
+      size_t n = socket_.read_some(asio::buffer(chunk), ec);
+      if (ec) break;
+      out.append(chunk, n);
+    }
+    return out;
+  }
+
   /// True when the server closed the connection (EOF on the next read).
   bool Closed() {
     beast::error_code ec;
@@ -265,6 +279,31 @@ TEST_F(ServerTest, OversizedAndMalformedHttpCloseTheConnection) {
   auto res = c.Send(http::verb::get, "/health", "", /*keep_alive=*/false);
   EXPECT_EQ(res.result_int(), 200);
   EXPECT_TRUE(c.Closed());
+}
+
+// The response's status line and header fields are written by the server itself: check them byte
+// for byte, for HTTP/1.0 (answered as 1.0, then closed) and for an error with an extra field.
+TEST_F(ServerTest, StatusLineAndFieldsAreWellFormed) {
+  {
+    Client c(server_->port());
+    c.WriteRaw("GET /health HTTP/1.0\r\n\r\n");
+    std::string raw = c.ReadAllRaw();
+    ASSERT_EQ(raw.rfind("HTTP/1.0 200 OK\r\n", 0), 0u) << raw;
+    const size_t end = raw.find("\r\n\r\n");
+    ASSERT_NE(end, std::string::npos) << raw;
+    EXPECT_NE(raw.find("\r\nContent-Type: application/json\r\n"), std::string::npos) << raw;
+    const std::string body = raw.substr(end + 4);
+    EXPECT_NE(raw.find("\r\nContent-Length: " + std::to_string(body.size()) + "\r\n"), std::string::npos) << raw;
+    EXPECT_EQ(body.rfind("{\"status\":\"ok\"", 0), 0u) << body;
+  }
+  Client c(server_->port());
+  auto res = c.Send(http::verb::put, "/get-online-features", "");
+  EXPECT_EQ(res.result_int(), 405);
+  EXPECT_EQ(res.reason(), "Method Not Allowed");
+  EXPECT_EQ(res[http::field::allow], "POST");
+  EXPECT_EQ(res[http::field::server], "strata-server");
+  // Still usable afterwards (keep-alive).
+  EXPECT_EQ(c.Send(http::verb::get, "/health").result_int(), 200);
 }
 
 TEST_F(ServerTest, ExpectContinue) {
