@@ -461,20 +461,27 @@ TEST(RocksDbStore, SecondaryFollowsAPrimaryInAnotherProcess) {
   EXPECT_EQ(child.Wait(), 0);
 }
 
+/// Starts a writer child in `mode`, kills it with SIGKILL once it has reported `at_least` steps
+/// done (within 60 s), and returns the last step it reported (-1 when it never got there).
+int64_t KillWriterAfter(const std::string& mode, const std::string& path, const std::string& progress,
+                        int64_t at_least) {
+  Child child(mode, path, progress);
+  EXPECT_GT(child.pid(), 0);
+  auto deadline = Clock::now() + std::chrono::seconds(60);
+  while (Progress(progress) < at_least && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  if (Progress(progress) < at_least) return -1;
+  ::kill(child.pid(), SIGKILL);
+  EXPECT_EQ(child.Wait(), -SIGKILL);
+  return Progress(progress);
+}
+
 TEST(RocksDbStore, KillNineLosesNoAcknowledgedWrite) {
   strata::testing::TempDir dir;
   const std::string path = dir.path() + "/online", progress = dir.path() + "/progress";
-  int64_t acknowledged;
-  {
-    Child child("forever", path, progress);
-    ASSERT_GT(child.pid(), 0);
-    auto deadline = Clock::now() + std::chrono::seconds(30);
-    while (Progress(progress) < 500 && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    ASSERT_GE(Progress(progress), 500);
-    ::kill(child.pid(), SIGKILL);
-    EXPECT_EQ(child.Wait(), -SIGKILL);
-    acknowledged = Progress(progress);
-  }
+  const int64_t acknowledged = KillWriterAfter("forever", path, progress, 500);
+  ASSERT_GE(acknowledged, 500);
   // The dead writer's lock is gone: a new primary opens and recovers every acknowledged row.
   ASSERT_OK_AND_ASSIGN(auto store, OpenRocksDbStore(Primary(path)));
   std::vector<std::string> keys;
@@ -491,17 +498,8 @@ TEST(RocksDbStore, KillNineLosesNoAcknowledgedWrite) {
 TEST(RocksDbStore, KillNineDuringIngestionLosesNoAcknowledgedBatch) {
   strata::testing::TempDir dir;
   const std::string path = dir.path() + "/online", progress = dir.path() + "/progress";
-  int64_t acknowledged;
-  {
-    Child child("bulk", path, progress);
-    ASSERT_GT(child.pid(), 0);
-    auto deadline = Clock::now() + std::chrono::seconds(60);
-    while (Progress(progress) < 5 && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    ASSERT_GE(Progress(progress), 5);
-    ::kill(child.pid(), SIGKILL);
-    EXPECT_EQ(child.Wait(), -SIGKILL);
-    acknowledged = Progress(progress);
-  }
+  const int64_t acknowledged = KillWriterAfter("bulk", path, progress, 5);
+  ASSERT_GE(acknowledged, 5);
   ASSERT_OK_AND_ASSIGN(auto store, OpenRocksDbStore(Primary(path)));
   EXPECT_FALSE(fs::exists(fs::path(path) / "ingest"));
   std::vector<std::string> keys;
