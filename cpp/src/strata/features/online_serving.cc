@@ -277,13 +277,8 @@ struct Plan {
   std::unordered_map<std::string, size_t> output_index;  // name -> index into outputs
 };
 
+/// `request` names either features or a feature service (Get checks it before the cache).
 Result<std::shared_ptr<const Plan>> BuildPlan(const Repository& repo, const OnlineRequest& request) {
-  if (!request.feature_service.empty() && !request.features.empty()) {
-    return Invalid("give either 'features' or 'feature_service', not both");
-  }
-  if (request.feature_service.empty() && request.features.empty()) {
-    return Invalid("no features requested (give 'features' or 'feature_service')");
-  }
   auto plan = std::make_shared<Plan>();
   if (!request.feature_service.empty()) {
     ARROW_ASSIGN_OR_RAISE(plan->refs, repo.ServiceRefs(request.feature_service));
@@ -425,7 +420,14 @@ Result<OnlineResponse> OnlineServing::Get(const OnlineRequest& request) const {
   const Repository& repo = *repo_;
   const Compiled& compiled = *compiled_;
 
-  // 1. Which features: the plan for this list, cached.
+  // 1. Which features: the plan for this list, cached (the key tells a list from a service, so
+  // these checks come first).
+  if (!request.feature_service.empty() && !request.features.empty()) {
+    return Invalid("give either 'features' or 'feature_service', not both");
+  }
+  if (request.feature_service.empty() && request.features.empty()) {
+    return Invalid("no features requested (give 'features' or 'feature_service')");
+  }
   std::shared_ptr<const Plan> plan;
   const std::string plan_key = PlanKey(request);
   {

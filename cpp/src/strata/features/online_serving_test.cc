@@ -329,6 +329,14 @@ TEST_F(OnlineServingTest, CachedPlansServeEveryRequestOfTheirList) {
     full.full_feature_names = true;
     ASSERT_OK_AND_ASSIGN(auto rf, serving_->Get(full));
     EXPECT_EQ(rf.feature_names[1], "driver_stats__conv_rate");
+    auto service = a;
+    service.features.clear();
+    service.feature_service = "eta_model";
+    ASSERT_OK(serving_->Get(service).status());
+    service.features = {"driver_stats:trips"};  // both: an error, whatever the cache holds
+    auto both = serving_->Get(service);
+    ASSERT_FALSE(both.ok());
+    EXPECT_NE(both.status().message().find("not both"), std::string::npos) << both.status().message();
     auto wrong = a;
     wrong.entities[0].first = "rider_id";
     auto bad = serving_->Get(wrong);
