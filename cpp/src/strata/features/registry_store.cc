@@ -183,14 +183,13 @@ Result<std::vector<RegistryVersion>> RegistryStore::History() const {
 
 Result<int64_t> RegistryStore::TableVersion() const {
   ARROW_ASSIGN_OR_RAISE(auto store, storage::OpenStore(table_uri()));
-  auto listing = table::ListLog(*store, /*with_metadata=*/false);
-  if (!listing.ok()) {
-    if (HasCode(listing.status(), ErrorCode::kNotATable)) return -1;
-    return listing.status();
+  ARROW_ASSIGN_OR_RAISE(auto listing, table::ListLog(*store, /*with_metadata=*/false));
+  auto segment = table::BuildLogSegment(listing, std::nullopt, table_uri());
+  if (!segment.ok()) {
+    if (HasCode(segment.status(), ErrorCode::kNotATable)) return -1;
+    return segment.status();
   }
-  int64_t version = listing->latest_version();
-  for (const auto& parts : listing->checkpoints) version = std::max(version, parts.front().version);
-  return version;
+  return segment->version;
 }
 
 Result<std::optional<RegistryVersion>> RegistryStore::Latest() const {
