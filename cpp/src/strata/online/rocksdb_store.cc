@@ -367,7 +367,6 @@ class RocksDbStore final : public OnlineStore {
   /// `puts`: distinct keys; sorted here.
   Status Ingest(std::string_view view, std::vector<std::pair<std::string_view, std::string_view>>* puts_in) {
     auto& puts = *puts_in;
-    rocksdb::Status s;
     std::sort(puts.begin(), puts.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     const fs::path dir = fs::path(options_.path) / kIngestDir;
     std::error_code ec;
@@ -375,7 +374,7 @@ class RocksDbStore final : public OnlineStore {
     if (ec) return Status::IOError("cannot create '", dir.string(), "': ", ec.message());
     const fs::path file = dir / ("batch-" + std::to_string(++ingest_seq_) + ".sst");
     rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), db_->GetOptions());
-    if (s.ok()) s = writer.Open(file.string());
+    rocksdb::Status s = writer.Open(file.string());
     for (size_t i = 0; s.ok() && i < puts.size(); ++i) {
       s = writer.Put(rocksdb::Slice(puts[i].first.data(), puts[i].first.size()),
                      rocksdb::Slice(puts[i].second.data(), puts[i].second.size()));
