@@ -21,7 +21,8 @@ void BindMonitor(nb::module_& m) {
          int64_t rows_in, int64_t rows_out, int64_t rows_rejected, std::optional<int64_t> started_us,
          int64_t duration_us, std::optional<int64_t> newest_event_us, bool success, const std::string& error) {
         strata::ops::RunEvent e;
-        e.table_uri = Store(path)->root();  // the same label the engine's own runs of this table carry
+        e.store = Store(path);
+        e.table_uri = e.store->root();  // the same label the engine's own runs of this table carry
         e.operation = operation;
         e.source = source;
         e.version = version;

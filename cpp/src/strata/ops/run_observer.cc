@@ -172,6 +172,7 @@ RunTracker::RunTracker(const std::shared_ptr<storage::ObjectStore>& store, std::
     : active_(RunsObserved()) {
   if (!active_) return;
   event_.table_uri = store ? store->root() : std::string();
+  event_.store = store;
   event_.operation = std::move(operation);
   event_.started_us = WallMicros();
   start_mono_us_ = MonoMicros();

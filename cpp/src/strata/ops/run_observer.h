@@ -31,6 +31,9 @@ inline constexpr const char* kEventTimeColumnProperty = "strata.eventTimeColumn"
 struct RunEvent {
   /// The table's root (ObjectStore::root()).
   std::string table_uri;
+  /// The store the run wrote through, when known: what observers record about the table goes
+  /// through it (ObjectStore::OpenChild), with its credentials; else they open `table_uri`.
+  std::shared_ptr<storage::ObjectStore> store;
   /// WRITE (append and overwrite), MERGE, UPDATE, DELETE, OPTIMIZE, or a caller's own name.
   std::string operation;
   /// Who ran it: "write" for the ops/ API, "stream:<topic>", "pipeline:<step>", ...

@@ -428,9 +428,7 @@ class ContractGate : public ops::PreCommitValidator {
 
 Status AppendToSideTable(const std::shared_ptr<storage::ObjectStore>& store, std::string_view rel,
                          std::shared_ptr<arrow::RecordBatch> rows) {
-  std::string root = store->root();
-  if (!root.empty() && root.back() == '/') root.pop_back();
-  ARROW_ASSIGN_OR_RAISE(auto side, storage::OpenStore(root + "/" + std::string(rel)));
+  ARROW_ASSIGN_OR_RAISE(auto side, store->OpenChild(std::string(rel)));
   ARROW_ASSIGN_OR_RAISE(auto reader, arrow::RecordBatchReader::Make({std::move(rows)}));
   ops::WriteOptions o;
   o.schema_mode = table::SchemaMode::kMerge;  // the table's schema may have grown since

@@ -6,6 +6,7 @@
 #include "strata/ops/delete.h"
 #include "strata/ops/merge.h"
 #include "strata/ops/write.h"
+#include "strata/storage/fault_injection.h"
 #include "strata/storage/local_store.h"
 #include "strata/table/snapshot.h"
 #include "strata/testing/gtest_util.h"
@@ -106,6 +107,19 @@ TEST_F(ContractTest, QuarantinePublishesPassingRowsAndKeepsFailingOnesWithReason
   EXPECT_EQ(ver->Value(0), r.version);
   auto h = *(*table::Snapshot::Load(store_))->History(1);
   EXPECT_NE(h[0].commit_info.find("\"rowsQuarantined\":2"), std::string::npos) << h[0].commit_info;
+}
+
+TEST_F(ContractTest, SideTablesAreWrittenThroughTheTablesStore) {
+  // The table's root names nothing OpenStore can open: quarantine and results must go through
+  // the store the write was given (on S3, its endpoint and credentials), not through the URI.
+  auto only = std::make_shared<storage::RelabeledStore>(store_, "unopenable://payments");
+  ASSERT_FALSE(storage::OpenStore(only->root()).ok());
+  ASSERT_OK(AttachContract(only, WithOnFail("quarantine")));
+  ASSERT_OK_AND_ASSIGN(auto r, ops::WriteTable(only, Reader(Rows({3, 4}, {30, 5000})), {}));
+  EXPECT_EQ(r.rows_quarantined, 1);
+  EXPECT_EQ(Read(kQuarantineTable)->num_rows(), 1);
+  EXPECT_EQ(Read(kResultsTable)->num_rows(), 2);
+  EXPECT_EQ(Read()->num_rows(), 3);
 }
 
 TEST_F(ContractTest, SchemaAndNotNullViolationsRejectEvenInQuarantineMode) {

@@ -254,7 +254,10 @@ Result<std::shared_ptr<arrow::RecordBatch>> RunRows(const std::vector<ops::RunEv
 
 Status PersistRun(const ops::RunEvent& event) {
   if (event.table_uri.empty() || IsSideTable(event.table_uri)) return Status::OK();
-  ARROW_ASSIGN_OR_RAISE(auto store, storage::OpenStore(event.table_uri));
+  std::shared_ptr<storage::ObjectStore> store = event.store;
+  if (!store) {
+    ARROW_ASSIGN_OR_RAISE(store, storage::OpenStore(event.table_uri));
+  }
   std::optional<std::map<std::string, std::string>> props = event.table_properties;
   if (!props) {
     // Not known to the writer (a failure before the table was read, or a run reported from

@@ -10,6 +10,7 @@
 #include "strata/exec/scan.h"
 #include "strata/ops/write.h"
 #include "strata/quality/contract.h"
+#include "strata/storage/fault_injection.h"
 #include "strata/storage/local_store.h"
 #include "strata/table/snapshot.h"
 #include "strata/testing/gtest_util.h"
@@ -344,6 +345,7 @@ class RunsTableTest : public ::testing::Test {
   void SetUp() override {
     ops::AddRunObserver(recorder_);
     store_ = *storage::MakeLocalStore(dir_.path());
+    errors_before_ = ops::RunObserverErrors();
   }
   void TearDown() override { ops::RemoveRunObserver(recorder_); }
   std::shared_ptr<arrow::Table> Runs() {
@@ -356,7 +358,20 @@ class RunsTableTest : public ::testing::Test {
   std::shared_ptr<RunRecorder> recorder_ = std::make_shared<RunRecorder>();
   testing::TempDir dir_;
   std::shared_ptr<storage::ObjectStore> store_;
+  int64_t errors_before_ = 0;
 };
+
+TEST_F(RunsTableTest, RunsAreRecordedThroughTheTablesStore) {
+  // The root names nothing OpenStore can open (as an S3 table whose keys came as options).
+  auto only = std::make_shared<storage::RelabeledStore>(store_, "unopenable://events");
+  ASSERT_OK(ops::WriteTable(only, Reader({1, 2}), {}).status());
+  auto runs = Runs();
+  ASSERT_TRUE(runs);
+  ASSERT_EQ(runs->num_rows(), 1);
+  auto table = std::static_pointer_cast<arrow::StringArray>(runs->GetColumnByName("table")->chunk(0));
+  EXPECT_EQ(table->GetString(0), "unopenable://events");
+  EXPECT_EQ(ops::RunObserverErrors(), errors_before_);
+}
 
 TEST_F(RunsTableTest, EachRunIsOneRowAndSideTablesAreNotRuns) {
   ASSERT_OK(ops::WriteTable(store_, Reader({1, 2, 3}), {}).status());

@@ -31,4 +31,17 @@ class FaultInjectingStore : public ObjectStoreWrapper {
   std::atomic<int> calls_[5] = {0, 0, 0, 0, 0};
 };
 
+/// Forwards every call but reports `label` as its root: a table that can be reached through this
+/// object only, not by opening its root again (as an S3 table whose endpoint and keys were given
+/// as options rather than in the environment). For testing that nothing reopens a table by URI.
+class RelabeledStore : public ObjectStoreWrapper {
+ public:
+  RelabeledStore(std::shared_ptr<ObjectStore> target, std::string label)
+      : ObjectStoreWrapper(std::move(target)), label_(std::move(label)) {}
+  const std::string& root() const override { return label_; }
+
+ private:
+  std::string label_;
+};
+
 }  // namespace strata::storage

@@ -201,6 +201,11 @@ class LocalStore final : public ObjectStore {
   std::shared_ptr<arrow::fs::FileSystem> filesystem() const override { return fs_; }
   std::string FsPath(const std::string& rel) const override { return Full(rel); }
 
+  Result<std::shared_ptr<ObjectStore>> OpenChild(const std::string& rel) const override {
+    ARROW_RETURN_NOT_OK(CheckChildPath(rel));
+    return std::shared_ptr<ObjectStore>(std::make_shared<LocalStore>(Full(rel)));
+  }
+
  private:
   std::string Full(const std::string& rel) const {
     if (rel.empty()) return root_;

@@ -66,7 +66,16 @@ class ObjectStore {
   /// The Arrow filesystem for bulk data I/O, and the path of `rel` inside it.
   virtual std::shared_ptr<arrow::fs::FileSystem> filesystem() const = 0;
   virtual std::string FsPath(const std::string& rel) const = 0;
+
+  /// A store rooted at `rel` (a relative '/'-separated path, no "." or ".." segments) below this
+  /// one, reached the same way: on S3 the same endpoint, region and credentials, whether they
+  /// came from options or the environment. Tables kept inside a table's directory (a contract's
+  /// quarantine and results) open through it, so they need nothing the table did not.
+  virtual Result<std::shared_ptr<ObjectStore>> OpenChild(const std::string& rel) const = 0;
 };
+
+/// Checks a path given to OpenChild: relative, non-empty segments, no "." or "..".
+Status CheckChildPath(const std::string& rel);
 
 /// True for the status a store returns when an object does not exist.
 bool IsNotFound(const Status& st);
@@ -95,6 +104,10 @@ class ObjectStoreWrapper : public ObjectStore {
   Status Delete(const std::string& p) override { return target_->Delete(p); }
   std::shared_ptr<arrow::fs::FileSystem> filesystem() const override { return target_->filesystem(); }
   std::string FsPath(const std::string& rel) const override { return target_->FsPath(rel); }
+  /// The child is opened by the target: it does not go through this wrapper.
+  Result<std::shared_ptr<ObjectStore>> OpenChild(const std::string& rel) const override {
+    return target_->OpenChild(rel);
+  }
 
  protected:
   std::shared_ptr<ObjectStore> target_;

@@ -132,6 +132,30 @@ TEST_P(ObjectStoreConformance, PathsWithSpecialCharacters) {
   EXPECT_FALSE(h.has_value());
 }
 
+TEST_P(ObjectStoreConformance, ChildStoreSeesTheSameObjects) {
+  ASSERT_OK_AND_ASSIGN(auto child, store_->OpenChild("_strata/quarantine"));
+  EXPECT_EQ(child->root(), store_->root() + "/_strata/quarantine");
+  ASSERT_OK(child->Write("_delta_log/0.json", "from the child"));
+  ASSERT_OK_AND_ASSIGN(auto b, store_->Read("_strata/quarantine/_delta_log/0.json"));
+  EXPECT_EQ(Str(b), "from the child");
+  ASSERT_OK(store_->Write("_strata/quarantine/part-0.parquet", "from the parent"));
+  ASSERT_OK_AND_ASSIGN(b, child->Read("part-0.parquet"));
+  EXPECT_EQ(Str(b), "from the parent");
+  ASSERT_OK_AND_ASSIGN(bool created, child->PutIfAbsent("_delta_log/0.json", "again"));
+  EXPECT_FALSE(created);
+  ASSERT_OK_AND_ASSIGN(auto listed, child->ListRecursive(""));
+  EXPECT_EQ(listed.size(), 2u);
+  // Data files go through the child's filesystem path, which is the parent's path of the same object.
+  EXPECT_EQ(child->FsPath("part-0.parquet"), store_->FsPath("_strata/quarantine/part-0.parquet"));
+  ASSERT_OK_AND_ASSIGN(auto grandchild, child->OpenChild("x/y"));
+  EXPECT_EQ(grandchild->root(), store_->root() + "/_strata/quarantine/x/y");
+  for (const std::string bad : {"", "/abs", "a/../b", "a//b", "./a", "a/", ".."}) {
+    auto r = store_->OpenChild(bad);
+    ASSERT_FALSE(r.ok()) << "'" << bad << "'";
+    EXPECT_TRUE(HasCode(r.status(), ErrorCode::kInvalidArgument)) << r.status().ToString();
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Stores, ObjectStoreConformance,
     ::testing::Values(

@@ -512,6 +512,12 @@ class S3Store final : public ObjectStore {
   std::shared_ptr<arrow::fs::FileSystem> filesystem() const override { return fs_; }
   std::string FsPath(const std::string& rel) const override { return bucket_ + "/" + Key(rel); }
 
+  /// Same bucket, endpoint, credentials and Arrow filesystem; a prefix one level down.
+  Result<std::shared_ptr<ObjectStore>> OpenChild(const std::string& rel) const override {
+    ARROW_RETURN_NOT_OK(CheckChildPath(rel));
+    return std::shared_ptr<ObjectStore>(std::make_shared<S3Store>(bucket_, Key(rel), options_, scheme_, host_, fs_));
+  }
+
  private:
   std::string Key(const std::string& rel) const {
     if (prefix_.empty()) return rel;
