@@ -39,6 +39,9 @@ class OneFileStore final : public strata::storage::ObjectStore {
   Status Delete(const std::string&) override { return Status::OK(); }
   std::shared_ptr<arrow::fs::FileSystem> filesystem() const override { return nullptr; }
   std::string FsPath(const std::string& rel) const override { return rel; }
+  Result<std::shared_ptr<ObjectStore>> OpenChild(const std::string&) const override {
+    return Status::IOError("ro");
+  }
 
  private:
   std::string root_ = "/fuzz";
