@@ -27,6 +27,7 @@
 #include <parquet/statistics.h>
 #include <roaring/roaring64map.hh>
 
+#include "strata/common/memory_pool.h"
 #include "strata/table/deletion_vector.h"
 #include "strata/table/partition.h"
 #include "strata/table/pruning.h"
@@ -274,11 +275,11 @@ Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> ReadFile(const Snapshot
   props.set_batch_size(kMaxBatchRows);
   props.set_coerce_int96_timestamp_unit(arrow::TimeUnit::MICRO);
   parquet::arrow::FileReaderBuilder builder;
-  auto open_st = builder.Open(input);
+  auto open_st = builder.Open(input, parquet::ReaderProperties(DataMemoryPool()));
   if (!open_st.ok()) {
     return Error(ErrorCode::kCorruptLog, "data file '", display, "' is not readable Parquet: ", open_st.message());
   }
-  builder.properties(props);
+  builder.properties(props)->memory_pool(DataMemoryPool());
   ARROW_ASSIGN_OR_RAISE(auto reader, builder.Build());
   const auto& manifest = reader->manifest();
 
@@ -469,9 +470,9 @@ Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> ReadFile(const Snapshot
       parquet::arrow::FileReader* r = reader.get();
       if (w > 0) {
         parquet::arrow::FileReaderBuilder b;
-        Status st = b.Open(input, parquet::default_reader_properties(), metadata);
+        Status st = b.Open(input, parquet::ReaderProperties(DataMemoryPool()), metadata);
         if (st.ok()) {
-          auto built = b.properties(props)->Build();
+          auto built = b.properties(props)->memory_pool(DataMemoryPool())->Build();
           if (built.ok()) own = std::move(*built); else st = built.status();
         }
         if (!st.ok()) {

@@ -19,6 +19,7 @@
 #include <parquet/arrow/writer.h>
 #include <parquet/properties.h>
 
+#include "strata/common/memory_pool.h"
 #include "strata/exec/scan.h"
 #include "strata/ops/write_internal.h"
 #include "strata/expr/expr.h"
@@ -476,14 +477,14 @@ class FileSink {
     ARROW_RETURN_NOT_OK(store.filesystem()->CreateDir(full.substr(0, full.rfind('/')), /*recursive=*/true));
     ARROW_ASSIGN_OR_RAISE(out_, store.filesystem()->OpenOutputStream(full));
     parquet::WriterProperties::Builder builder;
-    builder.compression(codec)->max_row_group_length(row_group_rows);
+    builder.compression(codec)->max_row_group_length(row_group_rows)->memory_pool(DataMemoryPool());
     for (const auto& c : plain) builder.disable_dictionary(c);
     auto props = builder.build();
     auto arrow_props = parquet::ArrowWriterProperties::Builder()
                            .set_use_threads(true)
                            ->store_schema()
                            ->build();
-    ARROW_ASSIGN_OR_RAISE(writer_, parquet::arrow::FileWriter::Open(*physical, arrow::default_memory_pool(), out_,
+    ARROW_ASSIGN_OR_RAISE(writer_, parquet::arrow::FileWriter::Open(*physical, DataMemoryPool(), out_,
                                                                     props, arrow_props));
     physical_ = physical;
     return Status::OK();

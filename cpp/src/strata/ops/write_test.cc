@@ -10,6 +10,7 @@
 
 #include "strata/table/stats.h"
 
+#include "strata/common/memory_pool.h"
 #include "strata/exec/scan.h"
 #include "strata/storage/local_store.h"
 #include "strata/table/snapshot.h"
@@ -76,6 +77,25 @@ TEST_F(WriteTest, CreateAppendOverwriteAndTimeTravel) {
   ASSERT_OK_AND_ASSIGN(auto expected, arrow::Table::FromRecordBatches({MakeBatch(0, 10)}));
   ASSERT_OK_AND_ASSIGN(auto combined, t->CombineChunks());
   EXPECT_TRUE(combined->Equals(*expected)) << combined->ToString();
+}
+
+TEST_F(WriteTest, ParquetBuffersComeFromTheDataPool) {
+  // The pool follows STRATA_MEMORY_POOL (jemalloc by default when Arrow has it; the sanitizer run
+  // asks for the system allocator so that the sanitizer sees every data buffer).
+  const char* env = std::getenv("STRATA_MEMORY_POOL");
+  std::string want = env != nullptr ? env : "jemalloc";
+  arrow::MemoryPool* probe = nullptr;
+  if (want == "jemalloc" && !arrow::jemalloc_memory_pool(&probe).ok()) want = arrow::default_memory_pool()->backend_name();
+  if (want == "default") want = arrow::default_memory_pool()->backend_name();
+  arrow::MemoryPool* pool = DataMemoryPool();
+  EXPECT_EQ(pool->backend_name(), want);
+  // Writing and reading a table allocate from it: the decoded rows stay allocated while held.
+  ASSERT_OK(WriteTable(store_, Reader({MakeBatch(0, 200000)}), {}).status());
+  int64_t before = pool->bytes_allocated();
+  ASSERT_OK_AND_ASSIGN(auto snap, table::Snapshot::Load(store_));
+  ASSERT_OK_AND_ASSIGN(auto rows, exec::ScanToTable(snap, {}));
+  ASSERT_EQ(rows->num_rows(), 200000);
+  EXPECT_GE(pool->bytes_allocated() - before, 200000 * 8) << "the scan's buffers are not from " << pool->backend_name();
 }
 
 TEST_F(WriteTest, PartitionedWritesPruneFiles) {
