@@ -274,8 +274,9 @@ Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> ReadFile(const Snapshot
   props.set_pre_buffer(true);
   props.set_batch_size(kMaxBatchRows);
   props.set_coerce_int96_timestamp_unit(arrow::TimeUnit::MICRO);
+  const parquet::ReaderProperties reader_props(DataMemoryPool());
   parquet::arrow::FileReaderBuilder builder;
-  auto open_st = builder.Open(input, parquet::ReaderProperties(DataMemoryPool()));
+  auto open_st = builder.Open(input, reader_props);
   if (!open_st.ok()) {
     return Error(ErrorCode::kCorruptLog, "data file '", display, "' is not readable Parquet: ", open_st.message());
   }
@@ -470,7 +471,7 @@ Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> ReadFile(const Snapshot
       parquet::arrow::FileReader* r = reader.get();
       if (w > 0) {
         parquet::arrow::FileReaderBuilder b;
-        Status st = b.Open(input, parquet::ReaderProperties(DataMemoryPool()), metadata);
+        Status st = b.Open(input, reader_props, metadata);
         if (st.ok()) {
           auto built = b.properties(props)->memory_pool(DataMemoryPool())->Build();
           if (built.ok()) own = std::move(*built); else st = built.status();

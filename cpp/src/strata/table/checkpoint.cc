@@ -15,6 +15,7 @@
 #include <parquet/properties.h>
 
 #include "strata/common/json_writer.h"
+#include "strata/common/memory_pool.h"
 #include "strata/table/json_util.h"
 #include "strata/table/snapshot.h"
 
@@ -257,7 +258,7 @@ Result<std::vector<Action>> ReadParquetActions(storage::ObjectStore& store, cons
   auto buf = store.Read(path);
   if (!buf.ok()) return WithContext(buf.status(), "cannot read checkpoint file '" + path + "'");
   auto input = std::make_shared<arrow::io::BufferReader>(*buf);
-  auto reader_r = parquet::arrow::OpenFile(input, arrow::default_memory_pool());
+  auto reader_r = parquet::arrow::OpenFile(input, DataMemoryPool());
   if (!reader_r.ok()) {
     return Error(ErrorCode::kCorruptLog, "checkpoint file '", path, "' is not valid Parquet: ",
                  reader_r.status().message());
@@ -496,8 +497,11 @@ Status WriteCheckpoint(const Snapshot& snapshot) {
   }
   auto table = arrow::Table::Make(schema, arrays);
   ARROW_ASSIGN_OR_RAISE(auto sink, arrow::io::BufferOutputStream::Create());
-  auto props = parquet::WriterProperties::Builder().compression(parquet::Compression::SNAPPY)->build();
-  ARROW_RETURN_NOT_OK(parquet::arrow::WriteTable(*table, arrow::default_memory_pool(), sink,
+  auto props = parquet::WriterProperties::Builder()
+                   .compression(parquet::Compression::SNAPPY)
+                   ->memory_pool(DataMemoryPool())
+                   ->build();
+  ARROW_RETURN_NOT_OK(parquet::arrow::WriteTable(*table, DataMemoryPool(), sink,
                                                  /*chunk_size=*/1 << 20, props));
   ARROW_ASSIGN_OR_RAISE(auto buf, sink->Finish());
   char name[96];
